@@ -1,0 +1,86 @@
+"""The composition root: config → extensions → blueprints → errors → CLI."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from flask import Flask
+from flask_swagger_ui import get_swaggerui_blueprint
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from api import cli, errors
+from api.auth import BEARER_SCHEME
+from api.config import Config
+from api.extensions import api, db, limiter, migrate
+from api.health import bp as health_bp
+from api.logging_setup import install_filter
+from api.v1 import auth, households, regions, shops
+from api.v1.admin import households as admin_households
+from api.v1.admin import shops as admin_shops
+from storefront import bp as storefront_bp
+
+BLUEPRINTS = (
+    auth.blp,
+    regions.blp,
+    households.blp,
+    shops.blp,
+    admin_households.blp,
+    admin_shops.blp,
+)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets readers run beside the writer; busy_timeout waits instead of failing at once;
+    # SQLite leaves foreign keys off unless asked.
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True, instance_path=_instance_path())
+    os.makedirs(app.instance_path, exist_ok=True)
+    if config is None or isinstance(config, dict):
+        cfg = Config.from_env(instance_path=app.instance_path)
+        settings = cfg.as_flask_config() | dict(config or {})
+    else:
+        settings = config.as_flask_config()
+    app.config.update(settings)
+    app.json.ensure_ascii = False  # Chinese stays readable on the wire
+    app.json.sort_keys = False
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    install_filter()
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True, compare_type=True)
+    limiter.init_app(app)
+    api.init_app(app, spec_kwargs={"info": {"description": "农家微店 API"}})
+    api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(
+        get_swaggerui_blueprint(
+            "/api/docs", "/api/openapi.json", config={"app_name": "Nongjia API"}
+        ),
+        url_prefix="/api/docs",
+    )
+    app.register_blueprint(storefront_bp)
+    errors.register_error_handlers(app)
+    cli.register(app)
+    return app
+
+
+def _instance_path() -> str:
+    return os.path.abspath(os.environ.get("INSTANCE_PATH", "instance"))
+
+
+def _migrations_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")

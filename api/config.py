@@ -1,0 +1,134 @@
+"""One Config class read from environment variables.
+
+Local defaults give a working app (SQLite under instance/, dev login on). ``APP_ENV=production``
+refuses to start without its secrets and turns dev-only features off.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEV_SECRET = "dev-only-secret-key-not-for-production"
+# 32 bytes, base64url: only ever used outside production.
+DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS0zMi1ieXRlcy1sb25nISE="
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when production configuration is incomplete."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the common ``postgres://`` spellings and route them to psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass
+class Config:
+    APP_ENV: str = "development"
+    SECRET_KEY: str = DEV_SECRET
+    SQLALCHEMY_DATABASE_URI: str = ""
+    PII_ENCRYPTION_KEY: str = DEV_PII_KEY
+    DEV_LOGIN_ENABLED: bool = True
+    TOKEN_TTL_HOURS: int = 24 * 30
+    MEDIA_BACKEND: str = "local"
+    MEDIA_ROOT: str = ""
+    S3_ENDPOINT_URL: str = ""
+    S3_BUCKET: str = ""
+    WECHAT_APPID: str = ""
+    WECHAT_SECRET: str = ""
+    WECHAT_API_BASE: str = "https://api.weixin.qq.com"
+    WECHAT_TIMEOUT: float = 5.0
+    WECHATPAY_API_BASE: str = "https://api.mch.weixin.qq.com"
+    REDIS_URL: str = ""
+    RATELIMIT_ENABLED: bool = True
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    LOGIN_RATE_LIMIT: str = "20 per minute"
+    # Uploads are at most 10 MB; JSON bodies are far smaller (see errors.limit_json_body).
+    MAX_CONTENT_LENGTH: int = 10 * 1024 * 1024 + 64 * 1024
+    MAX_JSON_BODY: int = 256 * 1024
+    SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=lambda: {"pool_pre_ping": True})
+    # flask-smorest / OpenAPI
+    API_TITLE: str = "Nongjia API"
+    API_VERSION: str = "v1"
+    OPENAPI_VERSION: str = "3.0.3"
+    OPENAPI_URL_PREFIX: str = "/api"
+    OPENAPI_JSON_PATH: str = "openapi.json"
+    JSON_SORT_KEYS: bool = False
+    TESTING: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, *, instance_path: str = "instance") -> Config:
+        env = dict(os.environ if env is None else env)
+        app_env = env.get("APP_ENV", "development")
+        production = app_env == "production"
+        redis_url = env.get("REDIS_URL", "")
+        cfg = cls(
+            APP_ENV=app_env,
+            SECRET_KEY=env.get("SECRET_KEY") or ("" if production else DEV_SECRET),
+            SQLALCHEMY_DATABASE_URI=normalise_database_url(
+                env.get("DATABASE_URL")
+                or ("" if production else f"sqlite:///{instance_path}/nongjia.db")
+            ),
+            PII_ENCRYPTION_KEY=env.get("PII_ENCRYPTION_KEY") or ("" if production else DEV_PII_KEY),
+            # Dev login can never be switched on in production, whatever the env says.
+            DEV_LOGIN_ENABLED=False if production else _bool(env.get("DEV_LOGIN_ENABLED"), True),
+            TOKEN_TTL_HOURS=_int(env, "TOKEN_TTL_HOURS", 24 * 30),
+            MEDIA_BACKEND=env.get("MEDIA_BACKEND", "local"),
+            MEDIA_ROOT=env.get("MEDIA_ROOT") or f"{instance_path}/media",
+            S3_ENDPOINT_URL=env.get("S3_ENDPOINT_URL", ""),
+            S3_BUCKET=env.get("S3_BUCKET", ""),
+            WECHAT_APPID=env.get("WECHAT_APPID", "" if production else "wxdevappid"),
+            WECHAT_SECRET=env.get("WECHAT_SECRET", "" if production else "dev-wechat-secret"),
+            WECHAT_API_BASE=env.get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
+            WECHAT_TIMEOUT=float(env.get("WECHAT_TIMEOUT") or 5.0),
+            WECHATPAY_API_BASE=env.get(
+                "WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com"
+            ).rstrip("/"),
+            REDIS_URL=redis_url,
+            RATELIMIT_ENABLED=_bool(env.get("RATELIMIT_ENABLED"), True),
+            RATELIMIT_STORAGE_URI=redis_url or "memory://",
+            LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+        )
+        if production:
+            cfg.check_production()
+        return cfg
+
+    def check_production(self) -> None:
+        missing = [
+            name
+            for name in (
+                "SECRET_KEY",
+                "SQLALCHEMY_DATABASE_URI",
+                "PII_ENCRYPTION_KEY",
+                "WECHAT_APPID",
+                "WECHAT_SECRET",
+            )
+            if not getattr(self, name)
+        ]
+        if missing:
+            names = ", ".join("DATABASE_URL" if n.startswith("SQLALCHEMY") else n for n in missing)
+            raise ConfigError(f"production configuration is missing: {names}")
+        if self.SECRET_KEY == DEV_SECRET or self.PII_ENCRYPTION_KEY == DEV_PII_KEY:
+            raise ConfigError("production must not use the development keys")
+
+    def as_flask_config(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k.isupper()}

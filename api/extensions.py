@@ -1,0 +1,31 @@
+"""Extensions created unbound; ``create_app`` binds them."""
+
+from flask import request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_migrate import Migrate
+from flask_smorest import Api
+
+from api.schemas.common import ErrorSchema
+from models.base import db
+
+__all__ = ["api", "db", "limiter", "migrate"]
+
+migrate = Migrate()
+
+
+class NongjiaApi(Api):
+    # Every documented error (and the default response) uses the one error shape.
+    ERROR_SCHEMA = ErrorSchema
+
+
+api = NongjiaApi()
+
+
+def _client_key() -> str:
+    # Behind a proxy the app sees the proxy's address; ProxyFix (configured in create_app)
+    # makes remote_addr the client again, so one key function serves both.
+    return get_remote_address() or request.remote_addr or "unknown"
+
+
+limiter = Limiter(key_func=_client_key, default_limits=[], headers_enabled=True)

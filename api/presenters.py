@@ -1,0 +1,54 @@
+"""Turn models into the plain dicts the output schemas dump, applying per-viewer masking."""
+
+from __future__ import annotations
+
+from models import Household, Region, User, db
+from services import access, pii
+
+
+def present_user(user: User) -> dict:
+    region_names = {
+        r.code: r.name
+        for r in db.session.query(Region).filter(
+            Region.code.in_({g.region_code for g in user.grants if g.region_code})
+        )
+    }
+    return {
+        "id": user.id,
+        "nickname": user.nickname,
+        "username": user.username,
+        "roles": [
+            {
+                "role": g.role,
+                "scope": {
+                    "region_code": g.region_code,
+                    "region_name": region_names.get(g.region_code),
+                    "household_id": g.household_id,
+                    "unit_id": g.unit_id,
+                    "station_id": g.station_id,
+                },
+            }
+            for g in user.grants
+        ],
+    }
+
+
+def present_household(household: Household, viewer: User) -> dict:
+    sees_phone = access.is_member(viewer, household) or access.is_staff_of(
+        viewer, household.county_code
+    )
+    return {
+        "id": household.id,
+        "registry_no": household.registry_no,
+        "head_name": household.head_name,
+        "id_number_masked": household.id_number_masked,
+        "phone": household.phone if sees_phone else pii.mask_phone(household.phone),
+        "village": {"code": household.village.code, "name": household.village.name},
+        "county_code": household.county_code,
+        "poverty_status": household.poverty_status,
+        "verification_status": household.verification_status,
+        "verified_at": household.verified_at,
+        "consents": household.consents,
+        "created_at": household.created_at,
+        "updated_at": household.updated_at,
+    }

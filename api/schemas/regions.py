@@ -1,0 +1,20 @@
+from marshmallow import Schema, fields
+
+from api.schemas.common import InputSchema
+from models.enums import RegionLevel
+
+
+class RegionQuery(InputSchema):
+    parent = fields.String(metadata={"description": "parent code; omit for provinces"})
+
+
+class RegionOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.Enum(RegionLevel, by_value=True, required=True)
+    parent_code = fields.String(allow_none=True)
+
+
+class RegionListOut(Schema):
+    items = fields.List(fields.Nested(RegionOut), required=True)
+    next_cursor = fields.String(allow_none=True)

@@ -1,0 +1,41 @@
+"""County staff: approve, reject or suspend shops."""
+
+from flask_smorest import Blueprint
+
+from api.auth import current_user, protected
+from api.schemas.shops import ReviewIn, ShopOut
+from models.enums import Role
+from services import shops
+
+blp = Blueprint("admin_shops", __name__, url_prefix="/api/v1/admin", description="县级：店铺审核")
+
+
+def _review(shop_id: int, action: str, data: dict):
+    return shops.review_shop(current_user(), shop_id, action=action, reason=data.get("reason", ""))
+
+
+@blp.route("/shops/<int:shop_id>/approve", methods=["POST"])
+@blp.arguments(ReviewIn)
+@blp.response(200, ShopOut)
+@protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
+def approve_shop(data, shop_id):
+    """Approve a pending shop, or reinstate a suspended one."""
+    return _review(shop_id, "approve", data)
+
+
+@blp.route("/shops/<int:shop_id>/reject", methods=["POST"])
+@blp.arguments(ReviewIn)
+@blp.response(200, ShopOut)
+@protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
+def reject_shop(data, shop_id):
+    """Reject a pending shop with a reason the household will see."""
+    return _review(shop_id, "reject", data)
+
+
+@blp.route("/shops/<int:shop_id>/suspend", methods=["POST"])
+@blp.arguments(ReviewIn)
+@blp.response(200, ShopOut)
+@protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
+def suspend_shop(data, shop_id):
+    """Suspend an approved shop, with a reason."""
+    return _review(shop_id, "suspend", data)

@@ -1,0 +1,54 @@
+"""Status and role enums. Values are stable strings stored in the database and sent to clients."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    FARMER = "farmer"  # a member of one household
+    HELPER = "helper"  # 帮扶责任人 / 驻村干部, scoped to households or a village
+    BUYER = "buyer"  # every signed-in mini-program user
+    UNIT_ADMIN = "unit_admin"
+    UNIT_MEMBER = "unit_member"
+    COUNTY_STAFF = "county_staff"
+    STATION_OPERATOR = "station_operator"
+    PLATFORM_ADMIN = "platform_admin"
+
+
+class RegionLevel(StrEnum):
+    PROVINCE = "province"
+    CITY = "city"
+    COUNTY = "county"
+    TOWNSHIP = "township"
+    VILLAGE = "village"
+
+
+class PovertyStatus(StrEnum):
+    REGISTERED = "registered"  # 建档立卡, still in the programme
+    LIFTED = "lifted"  # 已脱贫
+    MONITORED = "monitored"  # 监测户 (at risk of falling back)
+
+
+class VerificationStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+
+
+class ShopStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+class ConsentPurpose(StrEnum):
+    """What a helper may do on a household's behalf."""
+
+    MANAGE_SHOP = "manage_shop"
+    MANAGE_PRODUCTS = "manage_products"
+    HANDLE_ORDERS = "handle_orders"
+    VIEW_FINANCES = "view_finances"
+
+
+class ConsentMethod(StrEnum):
+    IN_APP = "in_app"  # a household member agreed in the mini-program
+    PAPER = "paper"  # a signed form, witnessed and entered by county staff

@@ -1,0 +1,122 @@
+"""Demo data for a local run: 固镇县 with staff, a helper, households and shops.
+
+Everything is created through the same services the API uses, so the demo reaches only states
+production can reach. Running it twice changes nothing but the printed staff passwords.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from stdnum.cn import ric
+
+from models import Household, Shop, User, db
+from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role
+from services import accounts, households, regions, shops
+
+COUNTY = "340323"  # 固镇县, 蚌埠市, 安徽省
+HELPER_VILLAGE = "340323101200"  # 王庄镇 西南村
+DEMO_HOUSEHOLDS = [
+    # registry_no, head name, birth date + sequence, village, status, phone
+    ("GZ-2016-0001", "李桂兰", "19580312024", "340323101200", PovertyStatus.LIFTED, "13805520001"),
+    (
+        "GZ-2016-0002",
+        "王德顺",
+        "19620709031",
+        "340323101200",
+        PovertyStatus.MONITORED,
+        "13905520002",
+    ),
+    ("GZ-2016-0003", "张秀英", "19671120046", "340323101201", PovertyStatus.LIFTED, None),
+    (
+        "GZ-2017-0004",
+        "刘长山",
+        "19550101013",
+        "340323101202",
+        PovertyStatus.REGISTERED,
+        "15205520004",
+    ),
+]
+
+
+def demo_id_number(county: str, birth_and_seq: str) -> str:
+    """A checksum-valid but fictitious resident ID number for demo households."""
+    body = county + birth_and_seq
+    return body + ric.calc_check_digit(body + "0")  # the function expects a check-digit slot
+
+
+def _staff(username: str, *, county: str | None = None, admin: bool = False) -> tuple[User, str]:
+    password = secrets.token_urlsafe(12)
+    if db.session.scalar(select(User).where(User.username == username)):
+        return accounts.set_password(username=username, password=password), password
+    user = accounts.create_staff_user(
+        username=username, password=password, county_code=county, platform_admin=admin
+    )
+    return user, password
+
+
+def _wechat_user(openid: str, nickname: str) -> User:
+    user = db.session.scalar(select(User).where(User.openid == openid))
+    if user is None:
+        user = User(openid=openid, nickname=nickname)
+        db.session.add(user)
+        db.session.commit()
+        accounts.grant_role(None, user_id=user.id, role=Role.BUYER)
+    return user
+
+
+def seed_demo() -> list[str]:
+    added = regions.import_regions()
+    staff, staff_pw = _staff("gz-staff", county=COUNTY)
+    _, sz_pw = _staff("sz-staff", county="430822")
+    _, admin_pw = _staff("platform-admin", admin=True)
+    helper = _wechat_user("demo-helper", "驻村干部小陈")
+    accounts.grant_role(staff, user_id=helper.id, role=Role.HELPER, region_code=HELPER_VILLAGE)
+    farmer = _wechat_user("demo-farmer", "李桂兰")
+    _wechat_user("demo-buyer", "食堂采购老周")
+
+    by_registry = {}
+    for registry_no, name, birth_seq, village, status, phone in DEMO_HOUSEHOLDS:
+        found = db.session.scalar(select(Household).where(Household.registry_no == registry_no))
+        by_registry[registry_no] = found or households.create_household(
+            staff,
+            registry_no=registry_no,
+            head_name=name,
+            id_number=demo_id_number(COUNTY, birth_seq),
+            village_code=village,
+            poverty_status=status,
+            phone=phone,
+        )
+    first, second = by_registry["GZ-2016-0001"], by_registry["GZ-2016-0002"]
+    accounts.grant_role(staff, user_id=farmer.id, role=Role.FARMER, household_id=first.id)
+    if not any(c.helper_user_id == helper.id for c in second.consents):
+        households.record_consent(
+            staff,
+            second.id,
+            helper_user_id=helper.id,
+            method=ConsentMethod.PAPER,
+            purposes=[ConsentPurpose.MANAGE_SHOP, ConsentPurpose.MANAGE_PRODUCTS],
+            note="纸质授权书已签字，存档于王庄镇便民服务中心",
+        )
+    if not db.session.scalar(select(Shop.id).where(Shop.household_id == first.id)):
+        shop = shops.open_shop(
+            farmer,
+            household_id=first.id,
+            name="桂兰家的土鸡蛋",
+            intro="散养土鸡，每天捡的新鲜蛋",
+            story="家里养了六十多只鸡，白天在林子里跑，吃虫子和玉米。",
+        )
+        shops.review_shop(staff, shop.id, action="approve")
+    if not db.session.scalar(select(Shop.id).where(Shop.household_id == second.id)):
+        shops.open_shop(
+            helper, household_id=second.id, name="德顺家的小磨香油", intro="自家种的芝麻，石磨慢磨"
+        )
+    return [
+        f"regions added: {added}",
+        "demo accounts (staff passwords are new on every run):",
+        f"  county staff 固镇县  username gz-staff        password {staff_pw}",
+        f"  county staff 桑植县  username sz-staff        password {sz_pw}",
+        f"  platform admin      username platform-admin  password {admin_pw}",
+        "  dev login openids: demo-farmer (household member), demo-helper (helper), demo-buyer",
+    ]
