@@ -7,7 +7,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
@@ -29,16 +29,34 @@ from wechat import errors as wx
 from wechat.client import MiniProgramClient
 
 log = logging.getLogger(__name__)
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so both paths cost the same time.
-_DUMMY_HASH = _hasher.hash("nongjia-dummy-password")
+_STRONG = PasswordHasher()
+# Tests set PASSWORD_HASH_CHEAP so thousands of accounts cost nothing; production never does.
+_CHEAP = PasswordHasher.from_parameters(profiles.CHEAPEST)
+_DUMMY_PASSWORD = "nongjia-dummy-password"
+_dummy_hashes: dict[int, str] = {}
+
+
+def _hasher() -> PasswordHasher:
+    cheap = (
+        current_app.config.get("PASSWORD_HASH_CHEAP")
+        and not current_app.config.get("APP_ENV") == "production"
+    )
+    return _CHEAP if cheap else _STRONG
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when the username is unknown, so both paths cost the same time."""
+    key = id(hasher)
+    if key not in _dummy_hashes:
+        _dummy_hashes[key] = hasher.hash(_DUMMY_PASSWORD)
+    return _dummy_hashes[key]
 
 
 def _hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _issue_token(user: User, kind: str) -> tuple[str, AuthToken]:
+def issue_token(user: User, kind: str) -> tuple[str, AuthToken]:
     raw = secrets.token_urlsafe(32)
     token = AuthToken(
         user=user,
@@ -92,7 +110,7 @@ def login_with_wechat(*, code: str) -> tuple[User, str, AuthToken]:
         raise UpstreamUnavailable(code="wechat_unavailable") from None
     user = _find_or_create_wechat_user(session.openid, unionid=session.unionid)
     user.session_key_cipher = pii.encrypt(session.session_key)
-    raw, token = _issue_token(user, "wechat")
+    raw, token = issue_token(user, "wechat")
     db.session.commit()
     return user, raw, token
 
@@ -103,22 +121,23 @@ def login_dev(*, openid: str, nickname: str | None = None) -> tuple[User, str, A
     user = _find_or_create_wechat_user(openid, unionid=None, nickname=nickname or "")
     if nickname:
         user.nickname = nickname
-    raw, token = _issue_token(user, "dev")
+    raw, token = issue_token(user, "dev")
     db.session.commit()
     return user, raw, token
 
 
 def login_staff(*, username: str, password: str) -> tuple[User, str, AuthToken]:
     user = db.session.scalar(select(User).where(User.username == username))
+    hasher = _hasher()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.password_hash or not user.is_active:
         raise NotAuthenticated("用户名或密码错误", code="invalid_credentials")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    raw, token = _issue_token(user, "staff")
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    raw, token = issue_token(user, "staff")
     db.session.commit()
     return user, raw, token
 
@@ -155,7 +174,7 @@ def create_staff_user(
     if db.session.scalar(select(User).where(User.username == username)):
         raise Conflict("用户名已存在", code="username_taken")
     user = User(
-        username=username, nickname=nickname or username, password_hash=_hasher.hash(password)
+        username=username, nickname=nickname or username, password_hash=_hasher().hash(password)
     )
     db.session.add(user)
     if county_code:
@@ -171,7 +190,7 @@ def set_password(*, username: str, password: str) -> User:
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound("用户不存在")
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = _hasher().hash(password)
     db.session.commit()
     return user
 

@@ -1,0 +1,26 @@
+from models.enums import Role
+from tests.factories import GUZHEN
+
+
+def test_me_requires_a_token(client):
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.json["error"] == "unauthorized"
+
+
+def test_me_lists_roles_with_scopes(client, world):
+    staff = world.staff(GUZHEN)
+    body = client.get("/api/v1/me", headers=staff.headers).json
+    assert body["id"] == staff.id
+    assert body["roles"] == [
+        {
+            "role": Role.COUNTY_STAFF.value,
+            "scope": {
+                "region_code": GUZHEN,
+                "region_name": "固镇县",
+                "household_id": None,
+                "unit_id": None,
+                "station_id": None,
+            },
+        }
+    ]

@@ -1,0 +1,94 @@
+"""Shared fixtures: one app and database per run, rows wiped after every test.
+
+The schema is built by the real migrations, on SQLite by default or on the PostgreSQL named by
+``DATABASE_URL``; the region seed is loaded once and kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import delete, text
+
+from api.app import create_app
+from models import Region, db
+from services import regions
+from tests.factories import World
+
+pytest_plugins = ["tests.fakes.fixtures"]
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory, fake_wechat_server):
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ.setdefault("INSTANCE_PATH", str(instance))
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path_factory),
+            # Generated per run: no key is ever committed.
+            "PII_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+            "SECRET_KEY": secrets.token_hex(16),
+            "WECHAT_API_BASE": fake_wechat_server.base_url,
+            "WECHAT_APPID": fake_wechat_server.appid,
+            "WECHAT_SECRET": fake_wechat_server.secret,
+            "WECHAT_TIMEOUT": 2.0,
+            "RATELIMIT_ENABLED": False,
+            "DEV_LOGIN_ENABLED": True,
+            "PASSWORD_HASH_CHEAP": True,
+            "MEDIA_ROOT": str(instance / "media"),
+        }
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # A database reused between runs starts from nothing.
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+        regions.import_regions()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request):
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.rollback()
+        for table in reversed(db.metadata.sorted_tables):
+            if table.name not in (Region.__tablename__,):
+                db.session.execute(delete(table))
+        db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for service-level tests."""
+    with app.app_context():
+        yield
+        db.session.rollback()
+
+
+@pytest.fixture
+def world(app):
+    return World(app)

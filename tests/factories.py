@@ -1,0 +1,123 @@
+"""Test factories that build state through the services, so tests cannot reach states
+production cannot. They return plain values (ids, tokens), never live model objects."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from models import Household, User, db
+from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role
+from services import accounts, households, shops
+from services.demo import demo_id_number
+
+GUZHEN = "340323"
+SANGZHI = "430822"
+VILLAGE_A = "340323101200"  # 固镇县 王庄镇 西南村
+VILLAGE_B = "340323101201"  # 固镇县 王庄镇 东南村
+SANGZHI_VILLAGE = "430822100001"
+_seq = itertools.count(1)
+
+
+@dataclass
+class Person:
+    id: int
+    token: str
+    headers: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+
+def sangzhi_village() -> str:
+    return SANGZHI_VILLAGE
+
+
+def valid_id_number(county: str = GUZHEN) -> str:
+    n = next(_seq)
+    return demo_id_number(county, f"1960{n % 12 + 1:02d}{n % 28 + 1:02d}{n % 1000:03d}")
+
+
+class World:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def _actor(self, person: Person) -> User:
+        return db.session.get(User, person.id)
+
+    def user(self, nickname: str = "") -> Person:
+        with self.app.app_context():
+            user, raw, _ = accounts.login_dev(openid=f"test-openid-{next(_seq)}", nickname=nickname)
+            return Person(user.id, raw)
+
+    def staff(self, county: str = GUZHEN) -> Person:
+        return self._console(f"staff-{county}-{next(_seq)}", county=county)
+
+    def admin(self) -> Person:
+        return self._console(f"admin-{next(_seq)}", admin=True)
+
+    def _console(self, username: str, *, county: str | None = None, admin: bool = False) -> Person:
+        password = "correct horse battery staple"
+        with self.app.app_context():
+            accounts.create_staff_user(
+                username=username, password=password, county_code=county, platform_admin=admin
+            )
+            user, raw, _ = accounts.login_staff(username=username, password=password)
+            return Person(user.id, raw)
+
+    def grant(self, person: Person, role: Role, **scope) -> Person:
+        with self.app.app_context():
+            accounts.grant_role(None, user_id=person.id, role=role, **scope)
+        return person
+
+    def helper(self, village: str = VILLAGE_A) -> Person:
+        return self.grant(self.user("帮扶干部"), Role.HELPER, region_code=village)
+
+    def household(self, *, village: str = VILLAGE_A, by: Person | None = None, **overrides) -> int:
+        county = village[:6]
+        by = by or self.staff(county)
+        data = {
+            "registry_no": f"T-{next(_seq):06d}",
+            "head_name": "李桂兰",
+            "id_number": valid_id_number(county),
+            "village_code": village,
+            "poverty_status": PovertyStatus.REGISTERED,
+            "phone": "13805520001",
+        } | overrides
+        with self.app.app_context():
+            return households.create_household(self._actor(by), **data).id
+
+    def farmer(self, household_id: int) -> Person:
+        return self.grant(self.user("农户"), Role.FARMER, household_id=household_id)
+
+    def consent(
+        self, household_id: int, helper: Person, *purposes: ConsentPurpose, by: Person | None = None
+    ) -> int:
+        purposes = purposes or (ConsentPurpose.MANAGE_SHOP,)
+        with self.app.app_context():
+            if by is None:
+                county = db.session.get(Household, household_id).county_code
+                by = self.staff(county)
+            return households.record_consent(
+                self._actor(by),
+                household_id,
+                helper_user_id=helper.id,
+                purposes=list(purposes),
+                method=ConsentMethod.PAPER,
+                note="纸质授权",
+            ).id
+
+    def shop(
+        self,
+        household_id: int,
+        *,
+        by: Person | None = None,
+        approve_by: Person | None = None,
+        name: str = "桂兰家的土鸡蛋",
+    ) -> int:
+        by = by or self.farmer(household_id)
+        with self.app.app_context():
+            shop = shops.open_shop(self._actor(by), household_id=household_id, name=name)
+            if approve_by is not None:
+                shops.review_shop(self._actor(approve_by), shop.id, action="approve")
+            return shop.id
