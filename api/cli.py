@@ -6,7 +6,7 @@ import secrets
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from models.enums import Role
 from services import accounts, demo, regions
@@ -83,6 +83,7 @@ def import_regions():
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo():
     """Create a demo county with staff, helpers, households and shops (idempotent)."""
     for line in demo.seed_demo():

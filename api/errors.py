@@ -142,10 +142,12 @@ def handle_unexpected(exc: Exception):
 def limit_json_body() -> None:
     """Refuse large non-upload bodies before anything reads them (uploads have their own cap)."""
     length = request.content_length
-    if (
-        length is not None
-        and length > _max_json_body()
-        and not (request.mimetype or "").startswith("multipart/")
+    if length is None:
+        return
+    is_upload = (request.mimetype or "").startswith("multipart/")
+    # Werkzeug enforces MAX_CONTENT_LENGTH only when a body is read; answer before that.
+    if length > current_app.config["MAX_CONTENT_LENGTH"] or (
+        not is_upload and length > _max_json_body()
     ):
         raise RequestEntityTooLarge()
 

@@ -72,7 +72,7 @@ def issue_token(user: User, kind: str) -> tuple[str, AuthToken]:
 def _find_or_create_wechat_user(openid: str, *, unionid: str | None, nickname: str = "") -> User:
     user = db.session.scalar(select(User).where(User.openid == openid))
     if user is None:
-        user = User(openid=openid, nickname=nickname)
+        user = User(openid=openid, nickname=nickname, is_active=True)
         user.grants.append(RoleGrant(role=Role.BUYER))
         db.session.add(user)
     if unionid:
