@@ -1,0 +1,20 @@
+"""python -m bench: run every benchmark and print ratios to their same-run baselines."""
+
+from bench import http_load
+
+ENDPOINTS = [
+    ("regions of a county", "/api/v1/regions?parent=340323", False),
+    ("GET /me (token lookup)", "/api/v1/me", True),
+    ("GET /me/shops", "/api/v1/me/shops", True),
+]
+
+
+def main() -> None:
+    print(f"HTTP throughput under gunicorn ({http_load.CLIENTS} clients, {http_load.SECONDS:.0f} s each)")
+    print(f"{'endpoint':28} {'req/s':>8} {'ratio':>6} {'errors':>6}")
+    for row in http_load.run(ENDPOINTS):
+        print(f"{row['endpoint']:28} {row['rps']:8.0f} {row['ratio']:6.2f} {row['errors']:6d}")
+
+
+if __name__ == "__main__":
+    main()
