@@ -55,7 +55,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config.update(settings)
     app.json.ensure_ascii = False  # Chinese stays readable on the wire
     app.json.sort_keys = False
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     install_filter()
     db.init_app(app)

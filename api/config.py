@@ -55,6 +55,9 @@ class Config:
     WECHAT_TIMEOUT: float = 5.0
     WECHATPAY_API_BASE: str = "https://api.mch.weixin.qq.com"
     REDIS_URL: str = ""
+    # How many proxies in front of the app set X-Forwarded-*; 0 trusts none (no spoofed
+    # addresses slipping past the login rate limit when nothing sits in front).
+    PROXY_FIX_HOPS: int = 0
     RATELIMIT_ENABLED: bool = True
     RATELIMIT_STORAGE_URI: str = "memory://"
     LOGIN_RATE_LIMIT: str = "20 per minute"
@@ -104,6 +107,7 @@ class Config:
                 "WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com"
             ).rstrip("/"),
             REDIS_URL=redis_url,
+            PROXY_FIX_HOPS=_int(env, "PROXY_FIX_HOPS", 0),
             RATELIMIT_ENABLED=_bool(env.get("RATELIMIT_ENABLED"), True),
             RATELIMIT_STORAGE_URI=redis_url or "memory://",
             LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", "20 per minute"),

@@ -1,6 +1,5 @@
 """Extensions created unbound; ``create_app`` binds them."""
 
-from flask import request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -23,9 +22,9 @@ api = NongjiaApi()
 
 
 def _client_key() -> str:
-    # Behind a proxy the app sees the proxy's address; ProxyFix (configured in create_app)
-    # makes remote_addr the client again, so one key function serves both.
-    return get_remote_address() or request.remote_addr or "unknown"
+    # Behind a proxy the app sees the proxy's address; ProxyFix (PROXY_FIX_HOPS, set up in
+    # create_app) makes remote_addr the client again, so one key function serves both.
+    return get_remote_address() or "unknown"
 
 
 limiter = Limiter(key_func=_client_key, default_limits=[], headers_enabled=True)

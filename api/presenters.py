@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from models import Household, Region, User, db
 from services import access, pii
 
 
 def present_user(user: User) -> dict:
-    region_names = {
-        r.code: r.name
-        for r in db.session.query(Region).filter(
-            Region.code.in_({g.region_code for g in user.grants if g.region_code})
-        )
-    }
+    codes = {g.region_code for g in user.grants if g.region_code}
+    region_names = (
+        dict(db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+        if codes
+        else {}
+    )
     return {
         "id": user.id,
         "nickname": user.nickname,

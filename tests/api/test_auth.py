@@ -153,3 +153,38 @@ def test_login_is_rate_limited(app, client, monkeypatch):
         assert "Retry-After" in last.headers or "X-RateLimit-Reset" in last.headers
     finally:
         limiter.reset()
+
+
+def _redis_up() -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+def test_rate_limits_are_shared_through_redis(tmp_path):
+    """Two app instances (two gunicorn workers, two hosts) count against one limit in Redis."""
+    import secrets
+
+    from api.app import create_app
+
+    prefix = f"nongjia-test-{secrets.token_hex(4)}"
+
+    def instance():
+        return create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'redis.db'}",
+                "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+                "RATELIMIT_KEY_PREFIX": prefix,
+                "LOGIN_RATE_LIMIT": "2 per minute",
+            }
+        ).test_client()
+
+    first, second = instance(), instance()
+    # The body is invalid on purpose: the limit is counted before the body is read.
+    codes = [c.post("/api/v1/auth/staff-login", json={}).status_code for c in (first, second, first)]
+    assert codes == [422, 422, 429]
