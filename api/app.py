@@ -12,11 +12,12 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, errors
-from api.auth import BEARER_SCHEME
+from api.auth import BEARER_SCHEME, authenticate_before_parsing
 from api.config import Config
 from api.extensions import api, db, limiter, migrate
 from api.health import bp as health_bp
 from api.logging_setup import install_filter
+from api.routing import IdConverter
 from api.v1 import auth, households, regions, shops
 from api.v1.admin import households as admin_households
 from api.v1.admin import shops as admin_shops
@@ -59,6 +60,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    # Every <int:...> in a route is a row id: bounded, so no client number overflows a query.
+    app.url_map.converters["int"] = IdConverter
+
     install_filter()
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True, compare_type=True)
@@ -76,6 +80,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     )
     app.register_blueprint(storefront_bp)
     errors.register_error_handlers(app)
+    # After the body checks (413, 415): then the token (401, 403), then argument parsing (422).
+    app.before_request(authenticate_before_parsing)
     cli.register(app)
     return app
 

@@ -61,7 +61,9 @@ class Config:
     RATELIMIT_ENABLED: bool = True
     RATELIMIT_STORAGE_URI: str = "memory://"
     LOGIN_RATE_LIMIT: str = "20 per minute"
-    # Uploads are at most 10 MB; JSON bodies are far smaller (see errors.limit_json_body).
+    # Invitation codes are 8 digits: guessing must stay far slower than their 7-day lifetime.
+    JOIN_RATE_LIMIT: str = "10 per minute"
+    # Uploads are at most 10 MB; JSON bodies are far smaller (see errors.check_request_body).
     MAX_CONTENT_LENGTH: int = 10 * 1024 * 1024 + 64 * 1024
     MAX_JSON_BODY: int = 256 * 1024
     SQLALCHEMY_ENGINE_OPTIONS: dict = field(default_factory=lambda: {"pool_pre_ping": True})
@@ -111,6 +113,7 @@ class Config:
             RATELIMIT_ENABLED=_bool(env.get("RATELIMIT_ENABLED"), True),
             RATELIMIT_STORAGE_URI=redis_url or "memory://",
             LOGIN_RATE_LIMIT=env.get("LOGIN_RATE_LIMIT", "20 per minute"),
+            JOIN_RATE_LIMIT=env.get("JOIN_RATE_LIMIT", "10 per minute"),
         )
         if production:
             cfg.check_production()

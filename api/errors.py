@@ -14,8 +14,9 @@ from http import HTTPStatus
 
 from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
+from api.routing import body_locations, body_required, current_view
 from models import db
 from services import errors as domain
 
@@ -139,17 +140,36 @@ def handle_unexpected(exc: Exception):
     return error_response(500, *HTTP_ERRORS[500])
 
 
-def limit_json_body() -> None:
-    """Refuse large non-upload bodies before anything reads them (uploads have their own cap)."""
-    length = request.content_length
-    if length is None:
+def check_request_body() -> None:
+    """Refuse a body the matched view cannot take, before anything reads it.
+
+    Only views with a request body (``@blp.arguments`` in json, form or files) are concerned;
+    the spec documents 413 and 415 on exactly those operations. Uploads are capped by
+    ``MAX_CONTENT_LENGTH``, other bodies by ``MAX_JSON_BODY``; a JSON body must say it is JSON,
+    and be there when the spec says it is required (422 ``missing_body``).
+    """
+    view = current_view()
+    locations = body_locations(view)
+    if not locations:
         return
-    is_upload = (request.mimetype or "").startswith("multipart/")
-    # Werkzeug enforces MAX_CONTENT_LENGTH only when a body is read; answer before that.
-    if length > current_app.config["MAX_CONTENT_LENGTH"] or (
-        not is_upload and length > _max_json_body()
-    ):
+    length = request.content_length
+    multipart = (request.mimetype or "").startswith("multipart/")
+    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
         raise RequestEntityTooLarge()
+    if length is not None and length > _max_json_body() and not multipart:
+        raise RequestEntityTooLarge()
+    if "json" in locations and _has_body() and not request.is_json:
+        raise UnsupportedMediaType()
+    if "json" in locations and not _has_body() and body_required(view):
+        # Parsed, a missing body would read as {}: a PATCH would answer 200 having done nothing.
+        raise domain.InvalidInput("请求内容不能为空", code="missing_body")
+
+
+def _has_body() -> bool:
+    return (
+        bool(request.content_length)
+        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    )
 
 
 def _max_json_body() -> int:
@@ -163,4 +183,4 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)
-    app.before_request(limit_json_body)
+    app.before_request(check_request_body)

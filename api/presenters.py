@@ -11,7 +11,9 @@ from services import access, pii
 def present_user(user: User) -> dict:
     codes = {g.region_code for g in user.grants if g.region_code}
     region_names = (
-        dict(db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all())
+        dict(
+            db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()
+        )
         if codes
         else {}
     )

@@ -1,6 +1,6 @@
 """python -m bench: run every benchmark and print ratios to their same-run baselines."""
 
-from bench import http_load
+from bench import http_load, image_pipeline
 
 ENDPOINTS = [
     ("regions of a county", "/api/v1/regions?parent=340323", False),
@@ -10,10 +10,13 @@ ENDPOINTS = [
 
 
 def main() -> None:
-    print(f"HTTP throughput under gunicorn ({http_load.CLIENTS} clients, {http_load.SECONDS:.0f} s each)")
+    clients, seconds = http_load.CLIENTS, http_load.SECONDS
+    print(f"HTTP throughput under gunicorn ({clients} clients, {seconds:.0f} s each)")
     print(f"{'endpoint':28} {'req/s':>8} {'ratio':>6} {'errors':>6}")
     for row in http_load.run(ENDPOINTS):
         print(f"{row['endpoint']:28} {row['rps']:8.0f} {row['ratio']:6.2f} {row['errors']:6d}")
+    print()
+    image_pipeline.main()
 
 
 if __name__ == "__main__":

@@ -59,8 +59,12 @@ def _hammer(port: int, path: str, headers: dict, seconds: float) -> tuple[int, i
 
 def _login(port: int) -> dict:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("POST", "/api/v1/auth/dev-login", body=json.dumps({"openid": "demo-farmer"}),
-                 headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        "/api/v1/auth/dev-login",
+        body=json.dumps({"openid": "demo-farmer"}),
+        headers={"Content-Type": "application/json"},
+    )
     token = json.loads(conn.getresponse().read())["token"]
     return {"Authorization": f"Bearer {token}"}
 
@@ -68,24 +72,46 @@ def _login(port: int) -> dict:
 def run(endpoints: list[tuple[str, str, bool]]) -> list[dict]:
     """endpoints: (label, path, needs_login). Returns one row per endpoint, baseline first."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = os.environ | {"INSTANCE_PATH": tmp, "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-                            "FLASK_APP": "bench.app_under_test:app", "LOGIN_RATE_LIMIT": "100000 per minute"}
+        env = os.environ | {
+            "INSTANCE_PATH": tmp,
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "FLASK_APP": "bench.app_under_test:app",
+            "LOGIN_RATE_LIMIT": "100000 per minute",
+        }
         for step in (["db", "upgrade"], ["seed-demo"]):
-            subprocess.run([BIN / "flask", *step], cwd=ROOT, env=env, check=True, capture_output=True)
+            subprocess.run(
+                [BIN / "flask", *step], cwd=ROOT, env=env, check=True, capture_output=True
+            )
         port = _free_port()
         server = subprocess.Popen(
-            [BIN / "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
-             "--access-logfile", "/dev/null", "bench.app_under_test:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                BIN / "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--access-logfile",
+                "/dev/null",
+                "bench.app_under_test:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             _wait_ready(port)
             auth = _login(port)
             rows = []
-            for label, path, needs_login in [("bare constant JSON", "/bench/constant", False), *endpoints]:
+            for label, path, needs_login in [
+                ("bare constant JSON", "/bench/constant", False),
+                *endpoints,
+            ]:
                 _hammer(port, path, auth if needs_login else {}, 0.5)  # warm up
                 done, errors = _hammer(port, path, auth if needs_login else {}, SECONDS)
-                rows.append({"endpoint": label, "path": path, "rps": done / SECONDS, "errors": errors})
+                rows.append(
+                    {"endpoint": label, "path": path, "rps": done / SECONDS, "errors": errors}
+                )
             base = rows[0]["rps"]
             for row in rows:
                 row["ratio"] = row["rps"] / base if base else 0.0

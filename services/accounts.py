@@ -39,7 +39,7 @@ _dummy_hashes: dict[int, str] = {}
 def _hasher() -> PasswordHasher:
     cheap = (
         current_app.config.get("PASSWORD_HASH_CHEAP")
-        and not current_app.config.get("APP_ENV") == "production"
+        and current_app.config.get("APP_ENV") != "production"
     )
     return _CHEAP if cheap else _STRONG
 

@@ -100,12 +100,14 @@ def update_household(
         raise PermissionDenied("只有县级工作人员可以修改帮扶状态")
     if not is_staff:
         access.act_for(actor, household, ConsentPurpose.MANAGE_SHOP)
+    # Validate everything before touching the row, so a refused update changes nothing.
+    phone = pii.normalise_phone(phone) if "phone" in fields else None
     changed = []
     if "head_name" in fields and head_name and head_name != household.head_name:
         household.head_name = head_name
         changed.append("head_name")
     if "phone" in fields:
-        household.phone = pii.normalise_phone(phone)
+        household.phone = phone
         changed.append("phone")
     if "poverty_status" in fields and poverty_status:
         household.poverty_status = poverty_status

@@ -24,7 +24,26 @@ from stdnum.exceptions import ValidationError
 from services.errors import InvalidInput
 
 _CIPHER_VERSION = "v1"
-_PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+# The characters str.isspace() (so str.strip()) counts as blank, spelled out for patterns:
+# ``\s`` differs between Python and the regex engines that read the published spec.
+BLANKS = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000"
+)
+_B = f"[{BLANKS}]"
+_BD = f"[{BLANKS}-]"
+
+# What a client may send (the spec publishes both patterns; these functions enforce them).
+# A mainland mobile number, optionally after +86 or 0086, with blanks or dashes anywhere.
+# ASCII digits only: ``\d`` would also take full-width and other Unicode digits.
+PHONE_PATTERN = (
+    f"^(?:{_BD}*(?:(?:\\+{_BD}*8{_BD}*6|0{_BD}*0{_BD}*8{_BD}*6){_BD}*)?"
+    f"1{_BD}*[3-9](?:{_BD}*[0-9]){{9}}{_BD}*)?$"
+)
+# 17 digits and a check character (x in either case), blanks around it ignored.
+ID_NUMBER_PATTERN = f"^{_B}*[0-9]{{17}}[0-9Xx]{_B}*$"
+_PHONE_RE = re.compile(PHONE_PATTERN)
+_ID_NUMBER_RE = re.compile(ID_NUMBER_PATTERN)
 
 
 def _derive(master: bytes, info: bytes) -> bytes:
@@ -62,18 +81,18 @@ def blind_index(value: str) -> str:
 
 def normalise_id_number(raw: str) -> str:
     """Validate an 18-character resident ID (GB 11643: checksum, birth date, region)."""
-    value = (raw or "").strip().upper()
-    if len(value) != 18:
+    if not _ID_NUMBER_RE.fullmatch(raw or ""):
         raise InvalidInput(
             "身份证号码格式有误",
             code="invalid_id_number",
             errors={"id_number": ["须为18位身份证号码"]},
         )
+    value = raw.strip().upper()
     try:
         # Not ric.validate(): it rejects an address code that did not exist in the birth year,
         # but the code is that of the place of registration when the number was issued, so
         # every farmer born before their county got today's code would be refused.
-        if not value[:17].isdigit() or value[-1] != ric.calc_check_digit(value):
+        if value[-1] != ric.calc_check_digit(value):
             raise ValidationError()
         ric.get_birth_date(value)
         if not _known_address_code(value[:6]):
@@ -95,15 +114,11 @@ def _known_address_code(code: str) -> bool:
 def normalise_phone(raw: str | None) -> str | None:
     if raw in (None, ""):
         return None
-    value = re.sub(r"[\s-]", "", raw)
-    for prefix in ("+86", "0086"):
-        if value.startswith(prefix):
-            value = value[len(prefix) :]
-    if not _PHONE_RE.match(value):
+    if not _PHONE_RE.fullmatch(raw):
         raise InvalidInput(
             "手机号码有误", code="invalid_phone", errors={"phone": ["须为11位手机号码"]}
         )
-    return value
+    return re.sub(r"[^0-9]", "", raw)[-11:]  # drops blanks, dashes and the +86 / 0086 prefix
 
 
 def mask_id_number(value: str) -> str:

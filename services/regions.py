@@ -13,11 +13,14 @@ from models.enums import RegionLevel
 from services.errors import InvalidInput, NotFound
 
 SEED_FILE = Path(__file__).parent / "data" / "regions_2023.csv"
-_CODE_RE = re.compile(r"^(\d{6}|\d{12})$")
+# A county (6 digits) or township/village (12 digits) code; ASCII digits only.
+CODE_PATTERN = r"^(?:[0-9]{6}|[0-9]{12})$"
+VILLAGE_CODE_PATTERN = r"^[0-9]{12}$"
+_CODE_RE = re.compile(CODE_PATTERN)
 
 
 def check_code_format(code: str, field: str = "region") -> str:
-    if not isinstance(code, str) or not _CODE_RE.match(code):
+    if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
         raise InvalidInput(
             "地区代码格式有误", code="invalid_region_code", errors={field: ["须为6位或12位数字"]}
         )

@@ -47,6 +47,7 @@ def app(tmp_path_factory, fake_wechat_server):
             # Limits stay on (so their code runs); the login limit is lifted out of reach.
             "RATELIMIT_ENABLED": True,
             "LOGIN_RATE_LIMIT": "100000 per minute",
+            "JOIN_RATE_LIMIT": "100000 per minute",
             "DEV_LOGIN_ENABLED": True,
             "PASSWORD_HASH_CHEAP": True,
             "MEDIA_ROOT": str(instance / "media"),

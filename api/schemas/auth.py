@@ -1,6 +1,6 @@
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from api.schemas.common import InputSchema, text
+from api.schemas.common import InputSchema, Pattern, text
 from models.enums import Role
 
 
@@ -9,7 +9,7 @@ class WeChatLoginIn(InputSchema):
 
 
 class DevLoginIn(InputSchema):
-    openid = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,64}$"))
+    openid = fields.String(required=True, validate=Pattern(r"^[A-Za-z0-9_-]{1,64}$"))
     nickname = text(64)
 
 

@@ -1,28 +1,50 @@
 from marshmallow import Schema, fields, validate
 
-from api.schemas.common import InputSchema, text
+from api.schemas.common import InputSchema, Pattern, id_field, text
 from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, VerificationStatus
+from services.pii import ID_NUMBER_PATTERN, PHONE_PATTERN
+from services.regions import VILLAGE_CODE_PATTERN
 
-REGISTRY_NO = validate.Regexp(r"^[A-Za-z0-9-]{4,32}$", error="档案编号须为4-32位字母、数字或-")
+REGISTRY_NO = Pattern(r"^[A-Za-z0-9-]{4,32}$", error="档案编号须为4-32位字母、数字或-")
+
+# The services check these three (with their own error codes: invalid_id_number,
+# invalid_region_code, invalid_phone); the spec states what they accept.
+ID_NUMBER = {
+    "format": "resident-id",
+    "pattern": ID_NUMBER_PATTERN,
+    "description": "resident ID number (GB 11643): a known county code, a real birth date "
+    "and the right check character",
+}
+VILLAGE_CODE = {
+    "format": "village-code",
+    "pattern": VILLAGE_CODE_PATTERN,
+    "description": "12-digit code of a village in the region table",
+}
+PHONE = {
+    "pattern": PHONE_PATTERN,
+    "description": "mainland mobile number, +86/0086, blanks and dashes allowed; empty for none",
+}
 
 
 class HouseholdIn(InputSchema):
     registry_no = fields.String(required=True, validate=REGISTRY_NO)
     head_name = text(50, required=True, min_len=1)
-    id_number = fields.String(required=True, validate=validate.Length(max=32))
-    village_code = fields.String(required=True, validate=validate.Length(max=12))
+    id_number = fields.String(required=True, validate=validate.Length(max=32), metadata=ID_NUMBER)
+    village_code = fields.String(
+        required=True, validate=validate.Length(max=12), metadata=VILLAGE_CODE
+    )
     poverty_status = fields.Enum(PovertyStatus, by_value=True, required=True)
-    phone = fields.String(allow_none=True, validate=validate.Length(max=20))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=20), metadata=PHONE)
 
 
 class HouseholdPatch(InputSchema):
     head_name = text(50, min_len=1)
-    phone = fields.String(allow_none=True, validate=validate.Length(max=20))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=20), metadata=PHONE)
     poverty_status = fields.Enum(PovertyStatus, by_value=True)
 
 
 class ConsentIn(InputSchema):
-    helper_user_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    helper_user_id = id_field(required=True)
     purposes = fields.List(
         fields.Enum(ConsentPurpose, by_value=True), required=True, validate=validate.Length(min=1)
     )
@@ -83,4 +105,4 @@ class InviteOut(Schema):
 
 
 class JoinIn(InputSchema):
-    code = fields.String(required=True, validate=validate.Regexp(r"^\d{8}$", error="须为8位数字"))
+    code = fields.String(required=True, validate=Pattern(r"^[0-9]{8}$", error="须为8位数字"))

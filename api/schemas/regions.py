@@ -2,10 +2,14 @@ from marshmallow import Schema, fields
 
 from api.schemas.common import InputSchema
 from models.enums import RegionLevel
+from services.regions import CODE_PATTERN
 
 
 class RegionQuery(InputSchema):
-    parent = fields.String(metadata={"description": "parent code; omit for provinces"})
+    # The service checks the format (error invalid_region_code); the spec states it.
+    parent = fields.String(
+        metadata={"description": "parent code; omit for provinces", "pattern": CODE_PATTERN}
+    )
 
 
 class RegionOut(Schema):

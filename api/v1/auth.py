@@ -2,9 +2,9 @@
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import current_token, current_user, documents, protected
+from api.blueprint import Blueprint
 from api.extensions import limiter
 from api.presenters import present_user
 from api.schemas.auth import DevLoginIn, StaffLoginIn, TokenOut, UserOut, WeChatLoginIn

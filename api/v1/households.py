@@ -1,9 +1,11 @@
 """Households (建档立卡户), their consents and member binding."""
 
+from flask import current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import current_user, documents, protected
+from api.blueprint import Blueprint
+from api.extensions import limiter
 from api.presenters import present_household
 from api.schemas.households import (
     ConsentIn,
@@ -79,9 +81,15 @@ def create_member_invite(household_id):
     return {"code": code, "expires_at": invite.expires_at}
 
 
+def _join_limit() -> str:
+    return current_app.config["JOIN_RATE_LIMIT"]
+
+
 @blp.route("/households/join", methods=["POST"])
+@limiter.limit(_join_limit)
 @blp.arguments(JoinIn)
 @blp.response(200, HouseholdOut)
+@documents(blp, 429)
 @protected(blp, errors=(409,))
 def join_household(data):
     """Become a member of a household with an invitation code."""

@@ -1,8 +1,7 @@
 """Administrative divisions (public)."""
 
-from flask_smorest import Blueprint
-
 from api.auth import documents
+from api.blueprint import Blueprint
 from api.schemas.regions import RegionListOut, RegionQuery
 from services import regions
 

@@ -1,9 +1,9 @@
 """Shops (微店), as their owners see them."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import current_user, documents, protected
+from api.blueprint import Blueprint
 from api.schemas.shops import ShopIn, ShopListOut, ShopOut, ShopPatch
 from services import shops
 

@@ -345,12 +345,6 @@ def test_reveal_without_a_proper_reason_is_422(app, client, staff, registered, r
     assert audit_rows(app, "household.reveal_id_number") == []
 
 
-@pytest.mark.xfail(
-    reason="unknown query parameters are silently dropped: webargs' DEFAULT_UNKNOWN_BY_LOCATION "
-    "uses EXCLUDE for 'query', overriding InputSchema's unknown=RAISE (api/schemas/common.py:10); "
-    "DESIGN §4 says unknown fields are 422",
-    strict=True,
-)
 def test_reveal_with_unknown_query_parameter_is_422(app, client, staff, registered):
     household_id, _ = registered
     response = client.get(

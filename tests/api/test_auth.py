@@ -103,9 +103,10 @@ def test_staff_login(client, world):
     assert ok.json["user"]["roles"][0]["role"] == "county_staff"
     wrong = client.post("/api/v1/auth/staff-login", json={"username": username, "password": "nope"})
     unknown = client.post("/api/v1/auth/staff-login", json={"username": "ghost", "password": "x"})
-    assert assert_error(wrong, 401, "invalid_credentials")["message"] == assert_error(
-        unknown, 401, "invalid_credentials"
-    )["message"]
+    assert (
+        assert_error(wrong, 401, "invalid_credentials")["message"]
+        == assert_error(unknown, 401, "invalid_credentials")["message"]
+    )
 
 
 def test_logout_revokes_the_token(client, world):
@@ -186,5 +187,7 @@ def test_rate_limits_are_shared_through_redis(tmp_path):
 
     first, second = instance(), instance()
     # The body is invalid on purpose: the limit is counted before the body is read.
-    codes = [c.post("/api/v1/auth/staff-login", json={}).status_code for c in (first, second, first)]
+    codes = [
+        c.post("/api/v1/auth/staff-login", json={}).status_code for c in (first, second, first)
+    ]
     assert codes == [422, 422, 429]

@@ -21,7 +21,7 @@ def assert_error(response, status: int, error: str | None = None) -> dict:
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     body = response.json
-    assert SHAPE <= set(body)
+    assert set(body) >= SHAPE
     assert body["code"] == status
     assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message"]), "message must be Chinese"
     if error:
@@ -67,7 +67,9 @@ def test_pages_outside_api_keep_html_errors(client):
 
 def test_malformed_json_is_400_and_writes_nothing(app, client, staff):
     response = client.post(
-        "/api/v1/households", data="{not json", content_type="application/json",
+        "/api/v1/households",
+        data="{not json",
+        content_type="application/json",
         headers=staff.headers,
     )
     assert_error(response, 400, "malformed_json")
@@ -104,7 +106,9 @@ def test_wrong_types_are_422(app, client, staff, field, value):
 def test_invalid_id_checksum_is_422(app, client, staff):
     good = valid_id_number()
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")
-    response = client.post("/api/v1/households", json=valid_body(id_number=bad), headers=staff.headers)
+    response = client.post(
+        "/api/v1/households", json=valid_body(id_number=bad), headers=staff.headers
+    )
     body = assert_error(response, 422, "invalid_id_number")
     assert "id_number" in body["errors"]
     assert bad not in response.get_data(as_text=True)
@@ -113,7 +117,9 @@ def test_invalid_id_checksum_is_422(app, client, staff):
 
 @pytest.mark.parametrize("code", ["34032310120", "abc", "340323", "340323100000", "999999999999"])
 def test_bad_region_code_is_422(app, client, staff, code):
-    response = client.post("/api/v1/households", json=valid_body(village_code=code), headers=staff.headers)
+    response = client.post(
+        "/api/v1/households", json=valid_body(village_code=code), headers=staff.headers
+    )
     assert_error(response, 422, "invalid_region_code")
     assert household_count(app) == 0
 

@@ -139,11 +139,6 @@ def test_register_requires_a_token(app, client):
     assert count(app, Household) == 0
 
 
-@pytest.mark.xfail(
-    reason="body is validated before the token is checked: api/v1/households.py puts "
-    "@blp.arguments outside @protected, so an anonymous bad request gets 422, not 401",
-    strict=True,
-)
 def test_anonymous_request_with_a_bad_body_gets_401(client):
     assert_error(client.post(URL, json={"nonsense": 1}), 401, "unauthorized")
 
@@ -194,11 +189,6 @@ def test_duplicate_registry_number_is_409_and_writes_nothing(app, client, world)
     assert count(app, AuditEvent) == audits
 
 
-@pytest.mark.xfail(
-    reason="REGISTRY_NO in api/schemas/households.py:6 ends in '$', which also matches before "
-    "a trailing newline: 'X-0001\\n' is accepted and stored as a second registry number",
-    strict=True,
-)
 def test_registry_number_with_trailing_newline_is_refused(app, client, world):
     staff = world.staff()
     first = new_household()
@@ -237,11 +227,6 @@ def test_invalid_id_number_is_422(app, client, world, make):
     assert count(app, Household) == 0
 
 
-@pytest.mark.xfail(
-    reason="services/pii.py:76 uses str.isdigit(), true for '²', then stdnum's int(..., 13) "
-    "raises ValueError, which is not caught: a 500 from client input",
-    strict=True,
-)
 def test_id_number_with_superscript_digit_is_422_not_500(app, client, world):
     number = valid_id_number()
     response = client.post(
@@ -252,11 +237,6 @@ def test_id_number_with_superscript_digit_is_422_not_500(app, client, world):
     assert_error(response, 422, "invalid_id_number")
 
 
-@pytest.mark.xfail(
-    reason="services/pii.py:76 str.isdigit() accepts full-width digits: the number is stored "
-    "with them and its blind index differs, so the same person registers twice",
-    strict=True,
-)
 def test_id_number_with_full_width_digits_is_not_a_second_registration(app, client, world):
     staff = world.staff()
     number = valid_id_number()
@@ -292,11 +272,6 @@ def test_phone_is_normalised_and_optional(app, client, world):
     assert response.json["phone"] is None
 
 
-@pytest.mark.xfail(
-    reason="services/pii.py:27 _PHONE_RE uses \\d, which matches full-width digits: "
-    "'138０５５２０００１' is stored as is instead of being normalised or refused",
-    strict=True,
-)
 def test_full_width_phone_is_normalised_or_refused(client, world):
     response = client.post(
         URL, json=new_household(phone="138０５５２０００１"), headers=world.staff().headers
@@ -1056,3 +1031,22 @@ def test_join_requires_a_token(client, world, village_household):
     household_id, _ = village_household
     code = invite(client, household_id, world.staff(GUZHEN))
     assert_error(client.post(f"{URL}/join", json={"code": code}), 401, "unauthorized")
+
+
+def test_join_is_rate_limited(app, client, world, monkeypatch):
+    """Eight-digit invitation codes must not be guessable by brute force."""
+    from api.extensions import limiter
+
+    monkeypatch.setitem(app.config, "JOIN_RATE_LIMIT", "3 per minute")
+    limiter.reset()
+    person = world.user()
+    try:
+        codes = [
+            client.post(
+                "/api/v1/households/join", json={"code": f"{i:08d}"}, headers=person.headers
+            ).status_code
+            for i in range(4)
+        ]
+        assert codes == [422, 422, 422, 429]
+    finally:
+        limiter.reset()

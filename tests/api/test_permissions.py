@@ -76,65 +76,106 @@ MATRIX = {
     "me": ("GET", "/api/v1/me", None, {}, 200),
     "logout": ("POST", "/api/v1/auth/logout", None, {}, 204),
     "create_household": (
-        "POST", "/api/v1/households", _household_body,
-        {"staff": 201, "helper": 201, "consented_helper": 201}, 403,
+        "POST",
+        "/api/v1/households",
+        _household_body,
+        {"staff": 201, "helper": 201, "consented_helper": 201},
+        403,
     ),
     "get_household": (
-        "GET", "/api/v1/households/{H}", None,
-        {"farmer": 200, "helper": 200, "consented_helper": 200, "staff": 200, "admin": 200}, 404,
+        "GET",
+        "/api/v1/households/{H}",
+        None,
+        {"farmer": 200, "helper": 200, "consented_helper": 200, "staff": 200, "admin": 200},
+        404,
     ),
     "patch_household": (
-        "PATCH", "/api/v1/households/{H}", lambda: {"head_name": "李桂英"},
-        {"farmer": 200, "consented_helper": 200, "staff": 200, "helper": 403, "admin": 403}, 404,
+        "PATCH",
+        "/api/v1/households/{H}",
+        lambda: {"head_name": "李桂英"},
+        {"farmer": 200, "consented_helper": 200, "staff": 200, "helper": 403, "admin": 403},
+        404,
     ),
     "record_consent": (
-        "POST", "/api/v1/households/{H}/consents",
+        "POST",
+        "/api/v1/households/{H}/consents",
         lambda: {"helper_user_id": 0, "purposes": ["manage_shop"], "method": "in_app"},
-        {"farmer": 201, "helper": 403, "consented_helper": 403, "staff": 403, "admin": 403}, 404,
+        {"farmer": 201, "helper": 403, "consented_helper": 403, "staff": 403, "admin": 403},
+        404,
     ),
     "revoke_consent": (
-        "POST", "/api/v1/households/{H}/consents/{C}/revoke", None,
-        {"farmer": 200, "staff": 200, "helper": 403, "consented_helper": 403, "admin": 403}, 404,
+        "POST",
+        "/api/v1/households/{H}/consents/{C}/revoke",
+        None,
+        {"farmer": 200, "staff": 200, "helper": 403, "consented_helper": 403, "admin": 403},
+        404,
     ),
     "member_invite": (
-        "POST", "/api/v1/households/{H}/member-invites", None,
-        {"staff": 201, "helper": 201, "consented_helper": 201, "farmer": 403, "admin": 403}, 404,
+        "POST",
+        "/api/v1/households/{H}/member-invites",
+        None,
+        {"staff": 201, "helper": 201, "consented_helper": 201, "farmer": 403, "admin": 403},
+        404,
     ),
     "join_household": ("POST", "/api/v1/households/join", lambda: {"code": "00000000"}, {}, 422),
     "open_shop": (
-        "POST", "/api/v1/shops", lambda: {"household_id": "{H3}", "name": "新店"},
-        {"consented_helper": 201, "helper": 403, "staff": 403, "admin": 403}, 404,
+        "POST",
+        "/api/v1/shops",
+        lambda: {"household_id": "{H3}", "name": "新店"},
+        {"consented_helper": 201, "helper": 403, "staff": 403, "admin": 403},
+        404,
     ),
     "get_shop": (
-        "GET", "/api/v1/shops/{S}", None,
-        {"farmer": 200, "helper": 200, "consented_helper": 200, "staff": 200, "admin": 200}, 404,
+        "GET",
+        "/api/v1/shops/{S}",
+        None,
+        {"farmer": 200, "helper": 200, "consented_helper": 200, "staff": 200, "admin": 200},
+        404,
     ),
     "patch_shop": (
-        "PATCH", "/api/v1/shops/{S}", lambda: {"intro": "新简介"},
-        {"farmer": 200, "consented_helper": 200, "helper": 403, "staff": 403, "admin": 403}, 404,
+        "PATCH",
+        "/api/v1/shops/{S}",
+        lambda: {"intro": "新简介"},
+        {"farmer": 200, "consented_helper": 200, "helper": 403, "staff": 403, "admin": 403},
+        404,
     ),
     "my_shops": ("GET", "/api/v1/me/shops", None, {}, 200),
     "regions": ("GET", "/api/v1/regions", None, {"anonymous": 200}, 200),
     "approve_shop": (
-        "POST", "/api/v1/admin/shops/{S}/approve", lambda: {},
-        {"staff": 200, "other_staff": 404, "admin": 403}, 403,
+        "POST",
+        "/api/v1/admin/shops/{S}/approve",
+        lambda: {},
+        {"staff": 200, "other_staff": 404, "admin": 403},
+        403,
     ),
     "reject_shop": (
-        "POST", "/api/v1/admin/shops/{S}/reject", lambda: {"reason": "图片不清晰"},
-        {"staff": 200, "other_staff": 404, "admin": 403}, 403,
+        "POST",
+        "/api/v1/admin/shops/{S}/reject",
+        lambda: {"reason": "图片不清晰"},
+        {"staff": 200, "other_staff": 404, "admin": 403},
+        403,
     ),
     "suspend_shop": (
         # The shop is pending, so even its own county's staff meet the state machine: 409.
-        "POST", "/api/v1/admin/shops/{S}/suspend", lambda: {"reason": "投诉核实中"},
-        {"staff": 409, "other_staff": 404, "admin": 403}, 403,
+        "POST",
+        "/api/v1/admin/shops/{S}/suspend",
+        lambda: {"reason": "投诉核实中"},
+        {"staff": 409, "other_staff": 404, "admin": 403},
+        403,
     ),
     "verify_household": (
-        "POST", "/api/v1/admin/households/{H}/verify", None,
-        {"staff": 200, "other_staff": 404, "admin": 403}, 403,
+        "POST",
+        "/api/v1/admin/households/{H}/verify",
+        None,
+        {"staff": 200, "other_staff": 404, "admin": 403},
+        403,
     ),
     "reveal_id_number": (
-        "GET", "/api/v1/admin/households/{H}/id-number?reason=核对身份", None,
-        {"staff": 200, "other_staff": 404, "admin": 403}, 403,
+        "GET",
+        "/api/v1/admin/households/{H}/id-number?reason=核对身份",
+        None,
+        {"staff": 200, "other_staff": 404, "admin": 403},
+        403,
     ),
 }
 
@@ -180,8 +221,13 @@ def test_permission_matrix(client, scene, route, role):
 def test_every_api_route_is_in_the_matrix(app):
     """A new route without its row here fails this test."""
     covered = {
-        (method, path.split("?")[0].replace("{H}", "<int:household_id>")
-         .replace("{S}", "<int:shop_id>").replace("{C}", "<int:consent_id>"))
+        (
+            method,
+            path.split("?")[0]
+            .replace("{H}", "<int:household_id>")
+            .replace("{S}", "<int:shop_id>")
+            .replace("{C}", "<int:consent_id>"),
+        )
         for method, path, *_ in MATRIX.values()
     }
     exempt = {

@@ -35,7 +35,9 @@ def test_id_number_never_appears_in_responses_or_logs(app, client, world, caplog
     farmer = world.farmer(household_id)
     world.consent(household_id, helper, ConsentPurpose.MANAGE_SHOP, by=staff)
     shop = client.post(
-        "/api/v1/shops", json={"household_id": household_id, "name": "秀英家"}, headers=farmer.headers
+        "/api/v1/shops",
+        json={"household_id": household_id, "name": "秀英家"},
+        headers=farmer.headers,
     )
     bodies = [created, shop]
     for person in (staff, farmer, helper, world.admin()):
@@ -46,11 +48,17 @@ def test_id_number_never_appears_in_responses_or_logs(app, client, world, caplog
             f"/api/v1/shops/{shop.json['id']}",
         ):
             bodies.append(client.get(path, headers=person.headers))
-    bodies.append(client.patch(f"/api/v1/households/{household_id}", json={"phone": phone},
-                               headers=helper.headers))
+    bodies.append(
+        client.patch(
+            f"/api/v1/households/{household_id}", json={"phone": phone}, headers=helper.headers
+        )
+    )
     # A request that fails validation must not echo the number back either.
-    bodies.append(client.post("/api/v1/households", json={"id_number": id_number, "x": 1},
-                              headers=staff.headers))
+    bodies.append(
+        client.post(
+            "/api/v1/households", json={"id_number": id_number, "x": 1}, headers=staff.headers
+        )
+    )
     for response in bodies:
         assert id_number not in response.get_data(as_text=True), response.request.path
     assert id_number not in caplog.text

@@ -149,12 +149,6 @@ def test_helper_created_household_waits_for_verification(ctx, world):
     assert (again.verified_at, again.verified_by_id) == (stamp, staff.id)
 
 
-@pytest.mark.xfail(
-    reason="latent: services/households.py update_household sets head_name before "
-    "normalise_phone raises, leaving the session dirty; the API is safe only because "
-    "api/errors.py rolls back, a caller that commits afterwards writes half an update",
-    strict=True,
-)
 def test_failing_update_leaves_nothing_even_if_the_caller_commits(ctx, world):
     household_id = world.household()
     member = world.farmer(household_id)

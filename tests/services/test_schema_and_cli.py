@@ -30,7 +30,8 @@ def test_create_staff_command_then_login(app, client):
 
 def test_create_staff_refuses_unknown_county(app):
     result = app.test_cli_runner().invoke(
-        create_staff, ["--username", "clerk2", "--county", "999999", "--password", "a-long-password"]
+        create_staff,
+        ["--username", "clerk2", "--county", "999999", "--password", "a-long-password"],
     )
     assert result.exit_code != 0
     assert "invalid_scope" in result.output
@@ -44,7 +45,9 @@ def test_grant_command(app, world):
         grant, ["--user-id", str(person.id), "--role", "helper", "--region", "340323101200"]
     )
     assert result.exit_code == 0, result.output
-    result = app.test_cli_runner().invoke(grant, ["--user-id", str(person.id), "--role", "unit_admin"])
+    result = app.test_cli_runner().invoke(
+        grant, ["--user-id", str(person.id), "--role", "unit_admin"]
+    )
     assert result.exit_code != 0
 
 
@@ -64,7 +67,9 @@ def test_seed_demo_twice(app, client):
         shops = db.session.scalars(select(Shop).order_by(Shop.id)).all()
         assert [s.status.value for s in shops] == ["approved", "pending"]
     password = next(line.split()[-1] for line in second.output.splitlines() if "gz-staff" in line)
-    login = client.post("/api/v1/auth/staff-login", json={"username": "gz-staff", "password": password})
+    login = client.post(
+        "/api/v1/auth/staff-login", json={"username": "gz-staff", "password": password}
+    )
     assert login.status_code == 200
     home = client.get("/")
     assert "桂兰家的土鸡蛋" in home.get_data(as_text=True)

@@ -5,7 +5,7 @@ from api.config import DEV_PII_KEY, Config, ConfigError, normalise_database_url
 
 def test_local_defaults_work_without_env(tmp_path):
     cfg = Config.from_env({}, instance_path=str(tmp_path))
-    assert cfg.SQLALCHEMY_DATABASE_URI == f"sqlite:///{tmp_path}/nongjia.db"
+    assert f"sqlite:///{tmp_path}/nongjia.db" == cfg.SQLALCHEMY_DATABASE_URI
     assert cfg.DEV_LOGIN_ENABLED is True
     assert cfg.RATELIMIT_STORAGE_URI == "memory://"
 

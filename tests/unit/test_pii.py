@@ -18,7 +18,13 @@ def test_masks():
 
 @pytest.mark.parametrize(
     "raw, expected",
-    [("13805520001", "13805520001"), ("+86 138-0552-0001", "13805520001"), ("008613805520001", "13805520001"), ("", None), (None, None)],
+    [
+        ("13805520001", "13805520001"),
+        ("+86 138-0552-0001", "13805520001"),
+        ("008613805520001", "13805520001"),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_phone_normalised(raw, expected):
     assert pii.normalise_phone(raw) == expected
@@ -63,7 +69,12 @@ def test_encrypt_round_trip_and_blind_index(ctx):
 
 
 def test_log_filter_scrubs_id_and_phone_numbers():
-    assert scrub("id 340323195803120244 phone 13805520001") == "id 3403**********0244 phone 138****0001"
-    record = logging.LogRecord("t", logging.INFO, __file__, 1, "user %s", ("340323195803120244",), None)
+    assert (
+        scrub("id 340323195803120244 phone 13805520001")
+        == "id 3403**********0244 phone 138****0001"
+    )
+    record = logging.LogRecord(
+        "t", logging.INFO, __file__, 1, "user %s", ("340323195803120244",), None
+    )
     PersonalDataFilter().filter(record)
     assert record.getMessage() == "user 3403**********0244"

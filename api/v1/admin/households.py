@@ -1,8 +1,7 @@
 """County staff: verify households and reveal an ID number (audited)."""
 
-from flask_smorest import Blueprint
-
 from api.auth import current_user, protected
+from api.blueprint import Blueprint
 from api.presenters import present_household
 from api.schemas.households import HouseholdOut, IdNumberOut, IdNumberQuery
 from models.enums import Role

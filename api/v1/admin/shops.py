@@ -1,9 +1,8 @@
 """County staff: approve, reject or suspend shops."""
 
-from flask_smorest import Blueprint
-
 from api.auth import current_user, protected
-from api.schemas.shops import ReviewIn, ShopOut
+from api.blueprint import Blueprint
+from api.schemas.shops import ReasonIn, ReviewIn, ShopOut
 from models.enums import Role
 from services import shops
 
@@ -24,7 +23,7 @@ def approve_shop(data, shop_id):
 
 
 @blp.route("/shops/<int:shop_id>/reject", methods=["POST"])
-@blp.arguments(ReviewIn)
+@blp.arguments(ReasonIn)
 @blp.response(200, ShopOut)
 @protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
 def reject_shop(data, shop_id):
@@ -33,7 +32,7 @@ def reject_shop(data, shop_id):
 
 
 @blp.route("/shops/<int:shop_id>/suspend", methods=["POST"])
-@blp.arguments(ReviewIn)
+@blp.arguments(ReasonIn)
 @blp.response(200, ShopOut)
 @protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
 def suspend_shop(data, shop_id):

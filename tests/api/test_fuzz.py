@@ -1,0 +1,491 @@
+"""Property-based fuzzing of every operation in /api/openapi.json (schemathesis, in-process WSGI).
+
+Three stages, all with every schemathesis check (server errors, response schema, documented
+status codes, content type, response headers, negative data rejected, positive data accepted,
+missing required header, ignored auth, unsupported methods, ...):
+
+- ``test_fuzz``: random valid and invalid requests to each operation, each sent as one of the
+  seeded identities (every role, or none), half the time with its {id}s pointing at real rows;
+- ``test_coverage``: schemathesis' deterministic boundary cases (lengths, bounds, missing and
+  wrong-typed values, undocumented methods) for each operation;
+- ``test_stateful``: sequences that follow the links between operations (create → get → update);
+- two self-tests: a planted 500 and a planted schema violation must fail the harness.
+
+``make test`` runs them with FUZZ_EXAMPLES (default 20) examples per operation; ``make fuzz``
+with 500. See tests/README.md for replaying a failure and extending the seeded objects.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+import hypothesis
+import hypothesis.strategies as st
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import initialize
+from schemathesis.core import NotSet
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+from stdnum import numdb
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError
+
+from api.app import create_app
+from api.v1 import auth as auth_views
+from models import User, db
+from models.enums import ConsentPurpose, Role
+from services import accounts, households
+from services import regions as regions_service
+from services.demo import demo_id_number
+from services.regions import SEED_FILE
+from tests.factories import SANGZHI, SANGZHI_VILLAGE, VILLAGE_A, VILLAGE_B, World
+
+pytestmark = pytest.mark.fuzz
+
+# Generated examples per operation: small in `make test`, FUZZ_EXAMPLES=500 in `make fuzz`.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES") or 20)
+# A fixed seed makes every run (and CI) try the same cases; FUZZ_SEED=<n> explores others.
+SEED = int(os.environ.get("FUZZ_SEED") or 20240601)
+
+ANONYMOUS = "anonymous"
+ROLES = tuple(
+    role.value
+    for role in (
+        Role.FARMER,
+        Role.HELPER,
+        Role.BUYER,
+        Role.UNIT_ADMIN,
+        Role.COUNTY_STAFF,
+        Role.STATION_OPERATOR,
+        Role.PLATFORM_ADMIN,
+    )
+)
+IDENTITIES = (ANONYMOUS, *ROLES)
+
+# Rules no schema can state, which the API answers with 422 and a stable code. A request the
+# spec calls valid may still break them, so these answers to it are right, not failures; any
+# other 422 to a valid request is one. Keyed by operation, then "code" or "code:field".
+SEMANTIC_422 = {
+    "POST /api/v1/households/{household_id}/consents": {
+        # A relation between two rows: the user must be a helper covering this household.
+        "not_a_helper",
+        # A comparison with the clock: the expiry must be later than now.
+        "validation_error:expires_at",
+    },
+    "POST /api/v1/households/join": {
+        # Only the database knows which 8-digit codes name a live invite.
+        "invalid_invite_code",
+    },
+}
+
+# Custom formats of the spec (api/schemas/households.py), so that valid cases are real: a
+# village of the region table, a resident ID number with its check character.
+with SEED_FILE.open(encoding="utf-8") as _fh:
+    _REGIONS = list(csv.DictReader(_fh))
+VILLAGES = sorted(r["code"] for r in _REGIONS if r["level"] == "village")
+COUNTIES = sorted(r["code"] for r in _REGIONS if r["level"] == "county")
+schemathesis.openapi.format("village-code", st.sampled_from(VILLAGES))
+schemathesis.openapi.format(
+    "resident-id",
+    st.builds(
+        lambda county, born, seq: demo_id_number(county, f"{born:%Y%m%d}{seq:03d}"),
+        st.sampled_from(COUNTIES),
+        st.dates(min_value=date(1930, 1, 1), max_value=date(2008, 12, 31)),
+        st.integers(min_value=0, max_value=999),
+    ),
+)
+
+
+# --- the seeded world -----------------------------------------------------------------------
+
+
+@dataclass
+class FuzzWorld:
+    """Users with a token for every role, and rows the {id} paths can point at."""
+
+    app: object
+    user_ids: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    # Related rows, by parameter name: {"household_id": 1, "shop_id": 1, "consent_id": 1,
+    # "helper_user_id": 3, "code": "12345678"} (a helper of the household, a member invite).
+    bundles: list[dict[str, int | str]] = field(default_factory=list)
+
+    def fresh_token(self, identity: str) -> str:
+        """A new token for the identity's user, for a call that revokes the token it carries."""
+        with self.app.app_context():
+            raw, _ = accounts.issue_token(db.session.get(User, self.user_ids[identity]), "dev")
+            db.session.commit()
+            return raw
+
+    def auth_headers(self, case, identity: str) -> dict[str, str]:
+        """The identity's Authorization header, unless the case is about a bad or missing one."""
+        negative_header = case.meta and case.meta.is_negative_at(ParameterLocation.HEADER)
+        if identity == ANONYMOUS or negative_header:
+            return {}
+        revokes = case.method.upper() == "POST" and case.path.endswith("/auth/logout")
+        token = self.fresh_token(identity) if revokes else self.tokens[identity]
+        return {"Authorization": f"Bearer {token}"}
+
+    def point_at_rows(self, case, bundle: int | None) -> dict[str, object]:
+        """Aim the case's ids (path parameters, and body fields of the same names: a household,
+        a helper, an invite code) at the rows of ``bundle``, unless they are what it made
+        invalid."""
+        if bundle is None:
+            return {}
+        rows, meta, seeded = self.bundles[bundle], case.meta, {}
+        if case.path_parameters and not (meta and meta.is_negative_at(ParameterLocation.PATH)):
+            path = {k: v for k, v in rows.items() if k in case.path_parameters}
+            case.path_parameters.update(path)
+            seeded |= path
+        if isinstance(case.body, dict) and not (
+            meta and meta.is_negative_at(ParameterLocation.BODY)
+        ):
+            body = {k: v for k, v in rows.items() if k in case.body}
+            case.body.update(body)
+            seeded |= {f"body.{k}": v for k, v in body.items()}
+        return seeded
+
+
+BUNDLES = 4
+
+
+def _invite(app, by, household_id: int) -> str:
+    """A member invitation code of the household (for POST /households/join)."""
+    with app.app_context():
+        code, _ = households.create_member_invite(db.session.get(User, by.id), household_id)
+        return code
+
+
+def seed_world(app) -> FuzzWorld:
+    """One user per role, and four households: a verified one with an approved shop and a
+    consent for the helper, a pending one (registered by the helper), a verified one with a
+    shop waiting for review, and one in another county (out of most scopes)."""
+    world = World(app)
+    fuzz = FuzzWorld(app)
+    staff = world.staff()
+    helper = world.helper(VILLAGE_A)
+    people = {
+        Role.COUNTY_STAFF.value: staff,
+        Role.PLATFORM_ADMIN.value: world.admin(),
+        Role.HELPER.value: helper,
+        Role.BUYER.value: world.user("买家"),
+        # Work units and stations have no tables yet: their grants carry a bare id.
+        Role.UNIT_ADMIN.value: world.grant(world.user("单位采购"), Role.UNIT_ADMIN, unit_id=1),
+        Role.STATION_OPERATOR.value: world.grant(
+            world.user("服务站"), Role.STATION_OPERATOR, station_id=1
+        ),
+    }
+    own = world.household(village=VILLAGE_A, by=staff)
+    people[Role.FARMER.value] = world.farmer(own)
+    consent = world.consent(own, helper, *ConsentPurpose, by=staff)
+    shop = world.shop(own, by=people[Role.FARMER.value], approve_by=staff)
+    pending = world.household(village=VILLAGE_A, by=helper)
+    waiting = world.household(village=VILLAGE_B, by=staff)
+    waiting_helper = world.helper(VILLAGE_B)
+    waiting_consent = world.consent(waiting, waiting_helper, by=staff)
+    waiting_shop = world.shop(waiting)
+    far_staff = world.staff(SANGZHI)
+    far = world.household(village=SANGZHI_VILLAGE, by=far_staff)
+    far_helper = world.helper(SANGZHI_VILLAGE)
+    far_consent = world.consent(far, far_helper, by=far_staff)
+    far_shop = world.shop(far)
+    for household_id, shop_id, consent_id, helper_id, county_staff in (
+        (own, shop, consent, helper.id, staff),
+        (pending, shop, consent, helper.id, staff),
+        (waiting, waiting_shop, waiting_consent, waiting_helper.id, staff),
+        (far, far_shop, far_consent, far_helper.id, far_staff),
+    ):
+        fuzz.bundles.append(
+            {
+                "household_id": household_id,
+                "shop_id": shop_id,
+                "consent_id": consent_id,
+                "helper_user_id": helper_id,
+                "code": _invite(app, county_staff, household_id),
+            }
+        )
+    assert len(fuzz.bundles) == BUNDLES
+    for identity, person in people.items():
+        fuzz.user_ids[identity] = person.id
+        fuzz.tokens[identity] = person.token
+    return fuzz
+
+
+# --- the schema -----------------------------------------------------------------------------
+
+
+def _served_spec() -> dict:
+    """The spec as the app serves it, read at collection time (before any fixture exists).
+
+    schemathesis' fixture-based loader (``schemathesis.pytest.from_fixture``) renames pytest
+    nodes through ``Node._nodeid``, which pytest 9.2 no longer has; a schema loaded at import
+    time gives one pytest item per operation instead, and every call goes to the fixture's app.
+    """
+    saved = os.environ.get("INSTANCE_PATH")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["INSTANCE_PATH"] = tmp
+        try:
+            app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+            return app.test_client().get("/api/openapi.json").get_json()
+        finally:
+            if saved is None:
+                os.environ.pop("INSTANCE_PATH", None)
+            else:
+                os.environ["INSTANCE_PATH"] = saved
+
+
+class _FixtureApp:
+    """The WSGI app every call (and every re-sending check) goes to: the ``app`` fixture's."""
+
+    target = None
+
+    def __call__(self, environ, start_response):
+        return self.target(environ, start_response)
+
+
+APP = _FixtureApp()
+
+
+def _load_schema(spec: dict, *, phases: tuple[str, ...]):
+    schema = schemathesis.openapi.from_dict(spec)
+    schema.app = APP
+    schema.config.seed = SEED
+    schema.config.generation.update(max_examples=EXAMPLES)
+    for name in ("examples", "coverage", "fuzzing", "stateful"):
+        getattr(schema.config.phases, name).enabled = name in phases
+    return schema
+
+
+SPEC = _served_spec()
+fuzz_schema = _load_schema(SPEC, phases=("fuzzing",))
+coverage_schema = _load_schema(SPEC, phases=("examples", "coverage"))
+stateful_schema = _load_schema(SPEC, phases=("stateful",))
+
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    # The seeded rows are made once per operation, on purpose, and shared by all its examples.
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    print_blob=True,
+)
+
+# (test, operation, status) of every checked response, for the summary printed at the end.
+STATUSES: Counter[tuple[str, str, int]] = Counter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary(request):
+    yield
+    if not STATUSES:
+        return
+    operations = {label for _, label, _ in STATUSES}
+    reached = {label for _, label, status in STATUSES if 200 <= status < 300}
+    by_test, by_status = Counter(), Counter()
+    for (test, _, status), n in STATUSES.items():
+        by_test[test] += n
+        by_status[status] += n
+    lines = [
+        f"fuzz: {len(operations)} operations, {sum(STATUSES.values())} checked requests "
+        f"{dict(by_test)} (FUZZ_EXAMPLES={EXAMPLES}, FUZZ_SEED={SEED}), "
+        f"a 2xx on {len(reached)} operations; statuses {dict(sorted(by_status.items()))}"
+    ]
+    if unreached := sorted(operations - reached):
+        lines.append(f"fuzz: never a 2xx: {', '.join(unreached)}")
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line("")
+            for line in lines:
+                reporter.write_line(line)
+
+
+@pytest.fixture(autouse=True)
+def _database_entry_per_operation(request):
+    """Give each operation its own entry in Hypothesis' database of failing examples.
+
+    Hypothesis keys the entry by test function, and schemathesis builds every operation's test
+    from the same one: they would share an entry, replay each other's failures as noise, and
+    delete them when they pass. (schemathesis' CLI does the same per operation.)
+    """
+    handle = getattr(request.function, "hypothesis", None)
+    if handle is not None:
+        handle.inner_test._hypothesis_internal_add_digest = request.node.name.encode()
+
+
+@pytest.fixture
+def fuzz_world(app) -> FuzzWorld:
+    APP.target = app
+    return seed_world(app)
+
+
+def _is_resident_id(value: str) -> bool:
+    value = value.strip().upper()
+    try:
+        return (
+            value[-1] == ric.calc_check_digit(value)
+            and ric.get_birth_date(value) is not None
+            and "county" in {k for _, props in numdb.get("cn/loc").info(value[:6]) for k in props}
+        )
+    except (ValidationError, ValueError, IndexError):
+        return False
+
+
+# What each custom format of the spec means. schemathesis generates them (above) but cannot
+# check them: its coverage phase builds "valid" values from the pattern alone.
+FORMATS = {"village-code": VILLAGES.__contains__, "resident-id": _is_resident_id}
+FIELD_FORMATS = {
+    name: prop["format"]
+    for component in SPEC["components"]["schemas"].values()
+    for name, prop in component.get("properties", {}).items()
+    if prop.get("format") in FORMATS
+}
+
+
+def positive_data_acceptance_but_semantic_rules(ctx, response, case):
+    """schemathesis' positive_data_acceptance, except for the 422s of SEMANTIC_422, and for
+    "valid" cases whose values break a custom format of the spec (they are not valid)."""
+    if response.status_code == 422:
+        if isinstance(case.body, dict) and any(
+            isinstance(value, str) and not FORMATS[FIELD_FORMATS[name]](value)
+            for name, value in case.body.items()
+            if name in FIELD_FORMATS
+        ):
+            return None
+        allowed = SEMANTIC_422.get(case.operation.label, set())
+        body = response.json()
+        keys = {body.get("error")} | {f"{body.get('error')}:{f}" for f in body.get("errors") or {}}
+        if keys & allowed:
+            return None
+    return positive_data_acceptance(ctx, response, case)
+
+
+CHECKS = {
+    "excluded_checks": [positive_data_acceptance],
+    "additional_checks": [positive_data_acceptance_but_semantic_rules],
+}
+
+
+def call(stage: str, case, fuzz: FuzzWorld, identity: str, bundle: int | None):
+    """Send the case as ``identity``, on the rows of ``bundle``, and run every check."""
+    headers = fuzz.auth_headers(case, identity)
+    seeded = fuzz.point_at_rows(case, bundle)
+    try:
+        response = case.call_and_validate(headers=headers, **CHECKS)
+    except BaseException as exc:
+        who = identity if headers else "the case's own Authorization header, if any"
+        exc.add_note(f"sent as: {who}; path parameters aimed at seeded rows: {seeded or 'none'}")
+        raise
+    STATUSES[(stage, case.operation.label, response.status_code)] += 1
+    return response
+
+
+# --- the tests ------------------------------------------------------------------------------
+
+
+@fuzz_schema.parametrize()
+@fuzz_schema.given(
+    identity=st.sampled_from(IDENTITIES),
+    bundle=st.sampled_from((None, *range(BUNDLES))),
+)
+@SETTINGS
+def test_fuzz(case, identity, bundle, fuzz_world):
+    """Random valid and invalid requests, as a random identity, half the time on real rows."""
+    call("fuzz", case, fuzz_world, identity, bundle)
+
+
+@coverage_schema.parametrize()
+@SETTINGS
+def test_coverage(case, fuzz_world):
+    """Boundary and missing-value cases of every parameter (schemathesis' coverage phase,
+    which cannot take extra strategies): identity and rows follow from a hash of the case."""
+    body = None if isinstance(case.body, NotSet) else case.body
+    parts = [case.operation.label, case.path_parameters, case.query, case.headers, body]
+    digest = zlib.crc32(json.dumps(parts, sort_keys=True, default=str).encode())
+    identity = IDENTITIES[digest % len(IDENTITIES)]
+    bundle = (digest >> 8) % (len(fuzz_world.bundles) + 1)
+    call(
+        "coverage",
+        case,
+        fuzz_world,
+        identity,
+        None if bundle == len(fuzz_world.bundles) else bundle,
+    )
+
+
+def test_stateful(fuzz_world):
+    """Sequences along the spec's links (e.g. POST /households → GET, PATCH, verify, consents):
+    ids made by one call feed the next, so the fuzzer reaches rows it created itself."""
+
+    class Workflow(stateful_schema.as_state_machine()):
+        identity = ANONYMOUS
+
+        @initialize(identity=st.sampled_from(ROLES))
+        def sign_in(self, identity):
+            self.identity = identity
+
+        def get_call_kwargs(self, case):
+            return {"headers": fuzz_world.auth_headers(case, self.identity)}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            STATUSES[("stateful", case.operation.label, response.status_code)] += 1
+            try:
+                case.validate_response(
+                    response,
+                    headers=kwargs.get("headers"),
+                    transport_kwargs=kwargs or None,
+                    recorder=self.recorder,
+                    **CHECKS,
+                )
+            except BaseException as exc:
+                exc.add_note(f"sent as: {self.identity}")
+                raise
+
+    Workflow = hypothesis.seed(SEED)(Workflow)
+    Workflow.run(
+        settings=settings(
+            Workflow.TestCase.settings,
+            max_examples=EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+    )
+
+
+# --- the harness itself ---------------------------------------------------------------------
+
+
+def test_a_server_error_fails_the_run(fuzz_world, monkeypatch):
+    """Plant a crash: the checks ``call`` runs must turn it into a failure."""
+
+    def crash(*, parent):
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(regions_service, "list_regions", crash)
+    case = fuzz_schema["/api/v1/regions"]["GET"].Case(query={"parent": "340323"})
+    with pytest.raises(FailureGroup, match="Server error"):
+        call("self-test", case, fuzz_world, Role.BUYER.value, None)
+
+
+def test_a_schema_violation_fails_the_run(fuzz_world, monkeypatch):
+    """Plant a response without a required field: the checks must refuse it."""
+    real = auth_views.present_user
+
+    def without_nickname(user):
+        return {k: v for k, v in real(user).items() if k != "nickname"}
+
+    monkeypatch.setattr(auth_views, "present_user", without_nickname)
+    case = fuzz_schema["/api/v1/me"]["GET"].Case()
+    with pytest.raises(FailureGroup, match="Response violates schema"):
+        call("self-test", case, fuzz_world, Role.BUYER.value, None)
