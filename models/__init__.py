@@ -3,6 +3,8 @@
 from models.audit import AuditEvent
 from models.base import Base, db
 from models.households import Consent, Household, HouseholdInvite
+from models.media import Media
+from models.products import ModerationEvent, Product, Sku
 from models.regions import Region
 from models.shops import Shop
 from models.users import AuthToken, RoleGrant, User
@@ -14,6 +16,10 @@ __all__ = [
     "Consent",
     "Household",
     "HouseholdInvite",
+    "Media",
+    "ModerationEvent",
+    "Product",
+    "Sku",
     "Region",
     "RoleGrant",
     "Shop",

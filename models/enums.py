@@ -52,3 +52,41 @@ class ConsentPurpose(StrEnum):
 class ConsentMethod(StrEnum):
     IN_APP = "in_app"  # a household member agreed in the mini-program
     PAPER = "paper"  # a signed form, witnessed and entered by county staff
+
+
+class ProductStatus(StrEnum):
+    DRAFT = "draft"
+    PENDING_REVIEW = "pending_review"
+    LISTED = "listed"
+    REJECTED = "rejected"
+    DELISTED = "delisted"
+
+
+class ReviewState(StrEnum):
+    """The state of a product's pending edit (the draft beside the live content)."""
+
+    NONE = "none"  # the draft equals the live content, or nothing was ever submitted
+    EDITING = "editing"  # changed, not yet submitted
+    PENDING = "pending"  # submitted, waiting for county staff
+    REJECTED = "rejected"  # staff refused it; the farmer edits and resubmits
+
+
+class Category(StrEnum):
+    GRAIN_OIL = "粮油"
+    FRUIT_VEG = "果蔬"
+    POULTRY_EGG = "禽蛋"
+    MEAT = "肉类"
+    AQUATIC = "水产"
+    DRIED = "干货"
+    TEA = "茶叶"
+    HANDICRAFT = "手工艺品"
+    OTHER = "其他"
+
+
+class RejectReason(StrEnum):
+    BLURRY_PHOTO = "图片不清晰"
+    UNTRUE_DESCRIPTION = "描述不实"
+    ABNORMAL_PRICE = "价格异常"
+    PROHIBITED = "违禁内容"
+    NOT_OWN_PRODUCE = "非本户产品"
+    OTHER = "其他"
