@@ -50,6 +50,8 @@ class Product(TimestampMixin, db.Model):
     media_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     trace_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     listed_at: Mapped[datetime | None]
+    # When the draft now waiting for review was submitted: the queue is oldest first.
+    submitted_at: Mapped[datetime | None] = mapped_column(index=True)
     sales_count: Mapped[int] = mapped_column(default=0)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 

@@ -1,8 +1,8 @@
 """media, products, skus and moderation history
 
-Revision ID: 56be1184406e
+Revision ID: 2ef9137a56b2
 Revises: 488ad4048bf0
-Create Date: 2026-11-23 01:57:01.995042
+Create Date: 2026-11-23 01:58:15.952771
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '56be1184406e'
+revision = '2ef9137a56b2'
 down_revision = '488ad4048bf0'
 branch_labels = None
 depends_on = None
@@ -55,6 +55,7 @@ def upgrade():
     sa.Column('media_ids', sa.JSON(), nullable=False),
     sa.Column('trace_code', sa.String(length=16), nullable=True),
     sa.Column('listed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('sales_count', sa.Integer(), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
@@ -72,6 +73,7 @@ def upgrade():
         batch_op.create_index('ix_products_public_newest', ['status', 'listed_at', 'id'], unique=False)
         batch_op.create_index('ix_products_public_sales', ['status', 'sales_count', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_products_shop_id'), ['shop_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_products_submitted_at'), ['submitted_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_products_village_code'), ['village_code'], unique=False)
 
     op.create_table('moderation_events',
@@ -122,6 +124,7 @@ def downgrade():
     op.drop_table('moderation_events')
     with op.batch_alter_table('products', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_products_village_code'))
+        batch_op.drop_index(batch_op.f('ix_products_submitted_at'))
         batch_op.drop_index(batch_op.f('ix_products_shop_id'))
         batch_op.drop_index('ix_products_public_sales')
         batch_op.drop_index('ix_products_public_newest')
