@@ -25,8 +25,8 @@ from services.errors import (
     RateLimited,
     UpstreamUnavailable,
 )
+from services.wechat_gateway import wechat_client
 from wechat import errors as wx
-from wechat.client import MiniProgramClient
 
 log = logging.getLogger(__name__)
 _STRONG = PasswordHasher()
@@ -80,16 +80,6 @@ def _find_or_create_wechat_user(openid: str, *, unionid: str | None, nickname: s
     if not user.is_active:
         raise PermissionDenied("账号已停用", code="account_disabled")
     return user
-
-
-def wechat_client() -> MiniProgramClient:
-    cfg = current_app.config
-    return MiniProgramClient(
-        api_base=cfg["WECHAT_API_BASE"],
-        appid=cfg["WECHAT_APPID"],
-        secret=cfg["WECHAT_SECRET"],
-        timeout=cfg["WECHAT_TIMEOUT"],
-    )
 
 
 def login_with_wechat(*, code: str) -> tuple[User, str, AuthToken]:

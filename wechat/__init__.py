@@ -1,11 +1,21 @@
 """Thin in-house clients for the WeChat APIs, with every host configurable (DESIGN.md §4)."""
 
-from wechat.client import Code2Session, MiniProgramClient
+from wechat.client import (
+    AccessTokenCache,
+    Code2Session,
+    ContentVerdict,
+    MemoryTokenCache,
+    MiniProgramClient,
+    RedisTokenCache,
+)
 from wechat.errors import (
     AccessTokenInvalid,
     InvalidCode,
+    InvalidOpenId,
     RateLimited,
+    RiskyContent,
     RiskyUser,
+    UserNotRecent,
     WeChatBusy,
     WeChatConfigError,
     WeChatError,
@@ -14,12 +24,19 @@ from wechat.errors import (
 )
 
 __all__ = [
+    "AccessTokenCache",
     "AccessTokenInvalid",
     "Code2Session",
+    "ContentVerdict",
     "InvalidCode",
+    "InvalidOpenId",
+    "MemoryTokenCache",
     "MiniProgramClient",
     "RateLimited",
+    "RedisTokenCache",
+    "RiskyContent",
     "RiskyUser",
+    "UserNotRecent",
     "WeChatBusy",
     "WeChatConfigError",
     "WeChatError",

@@ -1,22 +1,45 @@
 """Thin client for the WeChat mini-program server APIs (api.weixin.qq.com).
 
-Only ``code2session`` exists for now; later APIs (stable_token, msgSecCheck, ...) go through
-``_get_json`` / ``_post_json`` so they share timeouts, parsing, errcode mapping and busy retries.
+Every API goes through ``_get_json`` / ``_post_json`` so they share timeouts, parsing, errcode
+mapping and busy retries; APIs that need an access_token go through ``_post_with_token``, which
+adds the cached stable_token and the passive refresh (wechat.md §1.3).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NamedTuple, Protocol
 
+import redis
 import requests
 
-from wechat.errors import WeChatBusy, WeChatError, WeChatUnavailable, raise_for_errcode
+from wechat.errors import (
+    AccessTokenInvalid,
+    RiskyContent,
+    WeChatBusy,
+    WeChatError,
+    WeChatUnavailable,
+    raise_for_errcode,
+)
 
 log = logging.getLogger(__name__)
+
+# Refetch when fewer seconds than this remain: WeChat hands out the next token 5 min before expiry.
+TOKEN_REFRESH_MARGIN = 300.0
+# msgSecCheck refuses content longer than this many characters (wechat.md §2.1).
+CONTENT_CHUNK = 2500
+# Consecutive chunks overlap so a word padded to straddle a boundary is still seen whole once.
+CHUNK_OVERLAP = 50
+# v1's 87014 carries no label; 21000 is v2's "other".
+LABEL_OTHER = 21000
+
+Suggest = Literal["pass", "review", "risky"]
+_SEVERITY: dict[str, int] = {"pass": 0, "review": 1, "risky": 2}
 
 
 @dataclass(frozen=True)
@@ -33,6 +56,104 @@ class Code2Session:
         )
 
 
+@dataclass(frozen=True)
+class ContentVerdict:
+    """msgSecCheck's answer: pass → publish, review → staff queue, risky → reject (§2.1).
+    Keep ``label`` and ``trace_id`` for the audit trail."""
+
+    suggest: Suggest
+    label: int
+    trace_id: str | None = None
+
+
+# -- access_token caches ------------------------------------------------------------------
+
+
+class CachedToken(NamedTuple):
+    token: str
+    ttl: float  # seconds left
+
+
+class AccessTokenCache(Protocol):
+    """Where tokens live between calls. Each cache keeps its own clock (the TTL travels with the
+    entry), so Redis-backed instances on hosts with skewed clocks still agree."""
+
+    def get(self, key: str) -> CachedToken | None: ...
+
+    def set(self, key: str, token: str, ttl: float) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class MemoryTokenCache:
+    """Per-process cache: a dict under a lock, entries gone once their TTL has run out."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[str, float]] = {}
+
+    def get(self, key: str) -> CachedToken | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            token, deadline = entry
+            ttl = deadline - self._clock()
+            if ttl <= 0:
+                del self._entries[key]
+                return None
+            return CachedToken(token, ttl)
+
+    def set(self, key: str, token: str, ttl: float) -> None:
+        with self._lock:
+            self._entries[key] = (token, self._clock() + ttl)
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+class RedisTokenCache:
+    """Shared by every worker and host: one fetch serves them all. Redis's own key expiry is the
+    clock. A Redis outage degrades to fetching per call (stable_token allows 10,000/min) rather
+    than failing the WeChat call."""
+
+    def __init__(self, redis_client: redis.Redis, key_prefix: str = "nongjia:") -> None:
+        self._redis = redis_client
+        self._prefix = key_prefix
+
+    def get(self, key: str) -> CachedToken | None:
+        try:
+            with self._redis.pipeline() as pipe:  # MULTI: value and TTL from the same instant
+                token, ttl_ms = pipe.get(self._prefix + key).pttl(self._prefix + key).execute()
+        except redis.RedisError as exc:
+            log.warning("token cache get failed: %s", type(exc).__name__)
+            return None
+        if token is None or ttl_ms <= 0:  # -2 missing, -1 no expiry (not ours)
+            return None
+        if isinstance(token, bytes):
+            token = token.decode()
+        return CachedToken(token, ttl_ms / 1000)
+
+    def set(self, key: str, token: str, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        try:
+            self._redis.set(self._prefix + key, token, px=int(ttl * 1000))
+        except redis.RedisError as exc:
+            log.warning("token cache set failed: %s", type(exc).__name__)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._redis.delete(self._prefix + key)
+        except redis.RedisError as exc:
+            log.warning("token cache delete failed: %s", type(exc).__name__)
+
+
+# -- the client ---------------------------------------------------------------------------
+
+
 class MiniProgramClient:
     def __init__(
         self,
@@ -43,6 +164,7 @@ class MiniProgramClient:
         timeout: float = 5.0,
         busy_retries: int = 1,
         session: requests.Session | None = None,
+        token_cache: AccessTokenCache | None = None,
     ) -> None:
         self.api_base = api_base.rstrip("/")
         self.appid = appid
@@ -50,6 +172,13 @@ class MiniProgramClient:
         self.timeout = timeout
         self.busy_retries = busy_retries
         self._session = session or requests.Session()
+        # Default: private to this client. Share one cache (or use Redis) across short-lived
+        # clients, otherwise each of them fetches its own token.
+        self._token_cache: AccessTokenCache = token_cache or MemoryTokenCache()
+        self._token_key = f"wechat:access_token:{appid}"
+        # Threads of this process queue behind one fetch. No cross-process lock is needed:
+        # stable_token without force_refresh hands everyone the same token.
+        self._fetch_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"MiniProgramClient(api_base={self.api_base!r}, appid={self.appid!r})"
@@ -71,6 +200,83 @@ class MiniProgramClient:
         unionid = payload.get("unionid")
         return Code2Session(openid=openid, session_key=session_key, unionid=unionid or None)
 
+    def access_token(self) -> str:
+        """A token valid for more than TOKEN_REFRESH_MARGIN seconds, from the cache if it can."""
+        cached = self._token_cache.get(self._token_key)
+        if cached is not None and cached.ttl > TOKEN_REFRESH_MARGIN:
+            return cached.token
+        with self._fetch_lock:
+            cached = self._token_cache.get(self._token_key)  # another thread may have fetched
+            if cached is not None and cached.ttl > TOKEN_REFRESH_MARGIN:
+                return cached.token
+            return self._fetch_token()
+
+    def _fetch_token(self) -> str:
+        # force_refresh stays false: true would invalidate the token other workers hold.
+        payload = self._post_json(
+            "/cgi-bin/stable_token",
+            {
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self._secret,
+                "force_refresh": False,
+            },
+        )
+        token, expires_in = payload.get("access_token"), payload.get("expires_in")
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int | float):
+            raise WeChatUnavailable(None, "stable_token answered without access_token/expires_in")
+        self._token_cache.set(self._token_key, token, float(expires_in))
+        return token
+
+    def _drop_token(self, token: str) -> None:
+        with self._fetch_lock:
+            cached = self._token_cache.get(self._token_key)
+            # Keep a newer token another thread already fetched; drop only the one refused.
+            if cached is not None and cached.token == token:
+                self._token_cache.delete(self._token_key)
+
+    def msg_sec_check(
+        self,
+        *,
+        openid: str,
+        content: str,
+        scene: int = 2,
+        title: str | None = None,
+        nickname: str | None = None,
+        signature: str | None = None,
+    ) -> ContentVerdict:
+        """Check user text with msgSecCheck v2; the openid's user must have opened the
+        mini-program within 2 h. Long content is checked chunk by chunk, the worst verdict wins.
+        """
+        extras = {"title": title, "nickname": nickname, "signature": signature}
+        base = {"version": 2, "openid": openid, "scene": scene}
+        base |= {name: value for name, value in extras.items() if value is not None}
+        worst: ContentVerdict | None = None
+        for chunk in _chunks(content):
+            verdict = self._check_chunk(base | {"content": chunk})
+            if worst is None or _SEVERITY[verdict.suggest] > _SEVERITY[worst.suggest]:
+                worst = verdict
+            if worst.suggest == "risky":
+                break  # nothing can be worse: spare the remaining calls
+        assert worst is not None  # _chunks yields at least one chunk
+        return worst
+
+    def _check_chunk(self, body: dict[str, Any]) -> ContentVerdict:
+        try:
+            payload = self._post_with_token("/wxa/msg_sec_check", body)
+        except RiskyContent:
+            return ContentVerdict("risky", LABEL_OTHER)
+        result = payload.get("result")
+        suggest = result.get("suggest") if isinstance(result, dict) else None
+        if suggest not in _SEVERITY:
+            raise WeChatUnavailable(None, "msg_sec_check answered without a known suggest")
+        try:
+            label = int(result.get("label"))  # documented as a string, sent as a number
+        except (TypeError, ValueError):
+            raise WeChatUnavailable(None, "msg_sec_check answered without a label") from None
+        trace_id = payload.get("trace_id")
+        return ContentVerdict(suggest, label, trace_id if isinstance(trace_id, str) else None)
+
     # -- shared plumbing ------------------------------------------------------------------
 
     def _get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +295,17 @@ class MiniProgramClient:
             data=data,
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
+
+    def _post_with_token(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST with ?access_token=; on 40001/42001/40014 drop the token, fetch a new one and
+        retry once. A second refusal is raised: looping would burn the stable_token quota."""
+        token = self.access_token()
+        try:
+            return self._post_json(path, body, params={"access_token": token})
+        except AccessTokenInvalid:
+            log.info("wechat %s refused the access_token; refetching once", path)
+            self._drop_token(token)
+        return self._post_json(path, body, params={"access_token": self.access_token()})
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         """One logical call: retry only on errcode -1, never on 4xxxx codes or network errors
@@ -131,3 +348,13 @@ class MiniProgramClient:
             log.warning("wechat %s %s errcode=%s", method, path, exc.errcode)
             raise
         return payload
+
+
+def _chunks(content: str) -> list[str]:
+    """Pieces of at most CONTENT_CHUNK characters, overlapping by CHUNK_OVERLAP."""
+    if len(content) <= CONTENT_CHUNK:
+        return [content]
+    step = CONTENT_CHUNK - CHUNK_OVERLAP
+    last_start = len(content) - CONTENT_CHUNK
+    starts = [*range(0, last_start, step), last_start]
+    return [content[start : start + CONTENT_CHUNK] for start in starts]

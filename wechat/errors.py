@@ -58,6 +58,18 @@ class AccessTokenInvalid(WeChatError):
     """The access_token is invalid or expired: drop the cached one, fetch once, retry once."""
 
 
+class InvalidOpenId(WeChatError):
+    """The openid is malformed or belongs to another appid (40003, 43104)."""
+
+
+class UserNotRecent(WeChatError):
+    """errcode 61010: content checks need a user who opened the mini-program in the last 2 h."""
+
+
+class RiskyContent(WeChatError):
+    """errcode 87014: v1-style "content is risky"; msg_sec_check turns it into a risky verdict."""
+
+
 ERRCODE_EXCEPTIONS: dict[int, type[WeChatError]] = {
     -1: WeChatBusy,
     40029: InvalidCode,
@@ -73,6 +85,10 @@ ERRCODE_EXCEPTIONS: dict[int, type[WeChatError]] = {
     40001: AccessTokenInvalid,
     40014: AccessTokenInvalid,
     42001: AccessTokenInvalid,
+    40003: InvalidOpenId,
+    43104: InvalidOpenId,
+    61010: UserNotRecent,
+    87014: RiskyContent,
 }
 
 
