@@ -56,3 +56,4 @@ def present_household(household: Household, viewer: User) -> dict:
         "created_at": household.created_at,
         "updated_at": household.updated_at,
     }
+

@@ -95,3 +95,10 @@ def ctx(app):
 @pytest.fixture
 def world(app):
     return World(app)
+
+
+@pytest.fixture
+def catalog(world):
+    from tests.factories import Catalog
+
+    return Catalog(world)

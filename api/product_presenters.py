@@ -1,0 +1,111 @@
+"""Presenters of listings: the owner's view, the review queue and the public catalog."""
+
+from __future__ import annotations
+
+from models import Product, Shop
+from services import pii
+from services import products as products_service
+from services.media import load_media, media_urls
+
+LOW_STOCK = 5
+
+
+def present_photos(media_ids: list[int], media: dict) -> list[dict]:
+    return [{"id": i, "variants": media_urls(media[i])} for i in media_ids if i in media]
+
+
+def _live(product: Product, media: dict) -> dict:
+    return {
+        "title": product.title,
+        "category": product.category,
+        "description": product.description,
+        "story": product.story,
+        "unit": product.unit,
+        "harvest_date": product.harvest_date,
+        "presale_ship_date": product.presale_ship_date,
+        "photos": present_photos(product.media_ids or [], media),
+    }
+
+
+def present_product(product: Product, media: dict | None = None) -> dict:
+    """The owner's and staff's view of a listing."""
+    if media is None:
+        media = load_media(product.media_ids or [])
+    rejection = products_service.last_rejection(product)
+    return {
+        "id": product.id,
+        "shop_id": product.shop_id,
+        "household_id": product.household_id,
+        "status": product.status,
+        "review_state": product.review_state,
+        "flagged": product.flagged,
+        "flag_detail": product.flag_detail,
+        "live": _live(product, media),
+        "draft": product.draft,
+        "skus": product.skus,
+        "rejection": rejection
+        and {
+            "reason_code": rejection.reason_code,
+            "note": rejection.note,
+            "fix_hint": products_service.FIX_HINTS[rejection.reason_code],
+            "at": rejection.created_at,
+        },
+        "trace_code": product.trace_code,
+        "listed_at": product.listed_at,
+        "submitted_at": product.submitted_at,
+        "created_at": product.created_at,
+        "updated_at": product.updated_at,
+    }
+
+
+def present_queue_item(product: Product) -> dict:
+    household = product.shop.household
+    draft_ids = product.draft.get("media_ids") or []
+    media = load_media(list({*draft_ids, *(product.media_ids or [])}))
+    return present_product(product, media) | {
+        "household_status": household.poverty_status.value,
+        "household_verification": household.verification_status.value,
+        "village_name": product.village.name,
+        "draft_photos": present_photos(draft_ids, media),
+    }
+
+
+def _stock_state(stock: int) -> str:
+    return "sold_out" if stock <= 0 else "low" if stock <= LOW_STOCK else "in_stock"
+
+
+def present_public_product(product: Product, media: dict) -> dict:
+    """What anyone may see: approved content only, the household's name masked."""
+    household = product.shop.household
+    return _live(product, media) | {
+        "id": product.id,
+        "skus": [
+            {
+                "id": sku.id,
+                "spec_name": sku.spec_name,
+                "price_fen": sku.price_fen,
+                "stock_state": _stock_state(sku.stock),
+            }
+            for sku in product.skus
+            if sku.is_active
+        ],
+        "household_name": pii.mask_name(household.head_name),
+        "village": {"code": product.village.code, "name": product.village.name},
+        "shop": {"id": product.shop.id, "name": product.shop.name},
+        "trace_code": product.trace_code,
+        "listed_at": product.listed_at,
+        "sales_count": product.sales_count,
+    }
+
+
+def present_public_shop(shop: Shop, products: list[Product], media: dict) -> dict:
+    household = shop.household
+    return {
+        "id": shop.id,
+        "name": shop.name,
+        "intro": shop.intro,
+        "story": shop.story,
+        "household_name": pii.mask_name(household.head_name),
+        "village": {"code": household.village.code, "name": household.village.name},
+        "products": [present_public_product(p, media) for p in products],
+    }

@@ -1,0 +1,88 @@
+from marshmallow import Schema, fields, validate
+
+from api.schemas.common import InputSchema, text
+from api.schemas.products import PhotoOut
+from models.enums import Category
+
+REGION_CODE = r"^(\d{6}|\d{12})$"
+
+
+class CatalogQuery(InputSchema):
+    region = fields.String(
+        validate=validate.Regexp(REGION_CODE),
+        metadata={
+            "description": "province, city, county, township or village code",
+            "pattern": REGION_CODE,
+        },
+    )
+    category = fields.Enum(Category, by_value=True)
+    q = text(40, metadata={"description": "keyword in title or story"})
+    sort = fields.String(load_default="newest", validate=validate.OneOf(["newest", "best_selling"]))
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
+
+
+class PublicSkuOut(Schema):
+    id = fields.Integer(required=True)
+    spec_name = fields.String(required=True)
+    price_fen = fields.Integer(required=True)
+    stock_state = fields.String(
+        required=True, metadata={"description": "in_stock, low (≤ 5 left) or sold_out"}
+    )
+
+
+class PlaceOut(Schema):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class ShopRefOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class PublicProductOut(Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    category = fields.Enum(Category, by_value=True, required=True)
+    description = fields.String(required=True)
+    story = fields.String(required=True)
+    unit = fields.String(required=True)
+    harvest_date = fields.Date(allow_none=True)
+    presale_ship_date = fields.Date(allow_none=True)
+    photos = fields.List(fields.Nested(PhotoOut), required=True)
+    skus = fields.List(fields.Nested(PublicSkuOut), required=True)
+    household_name = fields.String(required=True, metadata={"description": "masked: 李**"})
+    village = fields.Nested(PlaceOut, required=True)
+    shop = fields.Nested(ShopRefOut, required=True)
+    trace_code = fields.String(allow_none=True)
+    listed_at = fields.DateTime(allow_none=True)
+    sales_count = fields.Integer(required=True)
+
+
+class CatalogPageOut(Schema):
+    items = fields.List(fields.Nested(PublicProductOut), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class PublicShopOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    intro = fields.String(required=True)
+    story = fields.String(required=True)
+    household_name = fields.String(required=True)
+    village = fields.Nested(PlaceOut, required=True)
+    products = fields.List(fields.Nested(PublicProductOut), required=True)
+
+
+class TraceOut(Schema):
+    code = fields.String(required=True)
+    url = fields.String(required=True, metadata={"description": "the storefront page the QR opens"})
+    product = fields.Nested(PublicProductOut, required=True)
+    on_sale = fields.Boolean(required=True)
+    inspections = fields.List(fields.Dict(), required=True)
+
+
+class QrQuery(InputSchema):
+    format = fields.String(load_default="svg", validate=validate.OneOf(["svg", "png"]))
+    scale = fields.Integer(load_default=8, validate=validate.Range(min=1, max=40))

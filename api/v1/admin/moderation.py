@@ -1,0 +1,41 @@
+"""County staff: the listing review queue, approval and rejection."""
+
+from api.auth import current_user, protected
+from api.blueprint import Blueprint
+from api.product_presenters import present_product, present_queue_item
+from api.schemas.products import ApproveIn, ProductOut, QueueOut, RejectIn
+from models.enums import Role
+from services import products
+
+blp = Blueprint(
+    "admin_moderation", __name__, url_prefix="/api/v1/admin", description="县级：产品审核"
+)
+
+STAFF = (Role.COUNTY_STAFF, Role.PLATFORM_ADMIN)
+
+
+@blp.route("/moderation/queue")
+@blp.response(200, QueueOut)
+@protected(blp, *STAFF, errors=(403,))
+def queue():
+    """Listings waiting in the staff member's counties: flagged first, then oldest first."""
+    items = products.moderation_queue(current_user())
+    return {"items": [present_queue_item(p) for p in items], "next_cursor": None}
+
+
+@blp.route("/products/<int:product_id>/approve", methods=["POST"])
+@blp.arguments(ApproveIn)
+@blp.response(200, ProductOut)
+@protected(blp, *STAFF, errors=(403, 404, 409))
+def approve(data, product_id):
+    """Publish the submitted draft (and give the product its trace code)."""
+    return present_product(products.approve_product(current_user(), product_id, **data))
+
+
+@blp.route("/products/<int:product_id>/reject", methods=["POST"])
+@blp.arguments(RejectIn)
+@blp.response(200, ProductOut)
+@protected(blp, *STAFF, errors=(403, 404, 409))
+def reject(data, product_id):
+    """Refuse the submitted draft with a reason code; the household sees a fix hint."""
+    return present_product(products.reject_product(current_user(), product_id, **data))

@@ -1,0 +1,73 @@
+"""The public catalog and trace codes (no login needed)."""
+
+from flask import Response
+
+from api.auth import documents
+from api.blueprint import Blueprint
+from api.product_presenters import present_public_product, present_public_shop
+from api.schemas.catalog import (
+    CatalogPageOut,
+    CatalogQuery,
+    PublicProductOut,
+    PublicShopOut,
+    QrQuery,
+    TraceOut,
+)
+from services import catalog, trace_labels
+
+blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="公开商品目录与溯源")
+
+
+@blp.route("/catalog/products")
+@blp.arguments(CatalogQuery, location="query")
+@blp.response(200, CatalogPageOut)
+def list_products(args):
+    """Listed products of approved shops: filter by region, category, keyword; newest or
+    best-selling first; cursor pagination."""
+    page = catalog.list_products(**args)
+    return {
+        "items": [present_public_product(p, page.media) for p in page.items],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@blp.route("/catalog/products/<int:product_id>")
+@blp.response(200, PublicProductOut)
+@documents(blp, 404)
+def get_product(product_id):
+    """A listed product's approved content, photos, specs and stock state."""
+    product, media = catalog.get_product(product_id)
+    return present_public_product(product, media)
+
+
+@blp.route("/catalog/shops/<int:shop_id>")
+@blp.response(200, PublicShopOut)
+@documents(blp, 404)
+def get_shop(shop_id):
+    """An approved shop and its listed products."""
+    return present_public_shop(*catalog.get_shop(shop_id))
+
+
+@blp.route("/trace/<string(length=10):code>")
+@blp.response(200, TraceOut)
+@documents(blp, 404)
+def get_trace(code):
+    """The public trace record behind a printed label (一品一码)."""
+    product, media = catalog.get_trace(code)
+    return {
+        "code": code,
+        "url": trace_labels.trace_url(code),
+        "product": present_public_product(product, media),
+        "on_sale": catalog.is_on_sale(product),
+        "inspections": [],
+    }
+
+
+@blp.route("/trace/<string(length=10):code>/qr")
+@blp.arguments(QrQuery, location="query")
+@blp.response(200, description="QR image (image/svg+xml or image/png) of the trace URL")
+@documents(blp, 404)
+def trace_qr(args, code):
+    """A printable label: the QR code of the storefront trace page."""
+    data, mimetype = trace_labels.qr_image(code, fmt=args["format"], scale=args["scale"])
+    return Response(data, mimetype=mimetype, headers={"Cache-Control": "public, max-age=86400"})

@@ -1,0 +1,163 @@
+"""The public catalog: listed products of approved shops, and the trace record of a code.
+
+The list runs a fixed number of statements whatever the page size: one for the page (shop,
+household and village joined), one for the SKUs (selectin), one for the photos.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+
+from models import Media, Product, Region, Shop, db
+from models.enums import Category, ProductStatus, RegionLevel, ShopStatus
+from services.errors import InvalidInput, NotFound
+from services.regions import check_code_format
+
+MAX_ID = 2**31 - 1
+
+# Significant digits of a code at each level: 34 (安徽), 3403 (蚌埠), 340323 (固镇) ...
+_PREFIX_LENGTH = {
+    RegionLevel.PROVINCE: 2,
+    RegionLevel.CITY: 4,
+    RegionLevel.COUNTY: 6,
+    RegionLevel.TOWNSHIP: 9,
+    RegionLevel.VILLAGE: 12,
+}
+SORTS = ("newest", "best_selling")
+
+
+@dataclass
+class Page:
+    items: list[Product]
+    media: dict[int, Media]
+    next_cursor: str | None
+
+
+def _public():
+    return (
+        select(Product)
+        .join(Shop, Shop.id == Product.shop_id)
+        .where(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
+    )
+
+
+def list_products(
+    *,
+    region: str | None = None,
+    category: Category | None = None,
+    q: str | None = None,
+    sort: str = "newest",
+    cursor: str | None = None,
+    limit: int = 20,
+) -> Page:
+    query = _public()
+    if region:
+        query = query.where(
+            Product.village_code.startswith(_region_prefix(region), autoescape=True)
+        )
+    if category:
+        query = query.where(Product.category == category)
+    if q and q.strip():
+        term = q.strip()
+        query = query.where(
+            or_(
+                Product.title.contains(term, autoescape=True),
+                Product.story.contains(term, autoescape=True),
+            )
+        )
+    key_column = Product.listed_at if sort == "newest" else Product.sales_count
+    if cursor:
+        value, last_id = _decode_cursor(cursor, sort)
+        query = query.where(
+            or_(key_column < value, and_(key_column == value, Product.id < last_id))
+        )
+    query = query.order_by(key_column.desc(), Product.id.desc()).limit(limit + 1)
+    rows = list(db.session.scalars(query).unique())
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = _encode_cursor(items[-1], sort) if more and items else None
+    return Page(items, load_photos(items), next_cursor)
+
+
+def get_product(product_id: int) -> tuple[Product, dict[int, Media]]:
+    product = db.session.scalar(_public().where(Product.id == product_id))
+    if product is None:
+        raise NotFound("商品不存在或已下架")
+    return product, load_photos([product])
+
+
+def get_shop(shop_id: int, *, limit: int = 50) -> tuple[Shop, list[Product], dict[int, Media]]:
+    shop = db.session.get(Shop, shop_id)
+    if shop is None or shop.status != ShopStatus.APPROVED:
+        raise NotFound("店铺不存在")
+    products = list(
+        db.session.scalars(
+            _public()
+            .where(Product.shop_id == shop.id)
+            .order_by(Product.listed_at.desc(), Product.id.desc())
+            .limit(limit)
+        )
+    )
+    return shop, products, load_photos(products)
+
+
+def get_trace(code: str) -> tuple[Product, dict[int, Media]]:
+    """A printed label outlives a listing, so a delisted product's code still answers."""
+    product = db.session.scalar(select(Product).where(Product.trace_code == code))
+    if product is None or product.listed_at is None:
+        raise NotFound("溯源码不存在", code="trace_not_found")
+    return product, load_photos([product])
+
+
+def load_photos(products: list[Product]) -> dict[int, Media]:
+    ids = {media_id for p in products for media_id in p.media_ids or []}
+    if not ids:
+        return {}
+    return {m.id: m for m in db.session.scalars(select(Media).where(Media.id.in_(ids)))}
+
+
+def _region_prefix(code: str) -> str:
+    check_code_format(code, "region")
+    region = db.session.get(Region, code)
+    if region is None:
+        raise InvalidInput(
+            "地区代码不存在", code="invalid_region_code", errors={"region": ["未知地区"]}
+        )
+    return code[: _PREFIX_LENGTH[region.level]]
+
+
+def _small_int(value, low: int = 1) -> bool:
+    # A forged cursor must not smuggle an integer the database cannot compare (500 on SQLite).
+    return type(value) is int and low <= value <= MAX_ID
+
+
+def _encode_cursor(product: Product, sort: str) -> str:
+    value = product.listed_at.isoformat() if sort == "newest" else product.sales_count
+    raw = json.dumps([sort, value, product.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, last_id = json.loads(raw)
+        if cursor_sort != sort or not _small_int(last_id):
+            raise ValueError
+        if sort == "newest":
+            value = datetime.fromisoformat(value)
+        elif not _small_int(value, low=0):
+            raise ValueError
+        return value, last_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "分页参数无效，请刷新", code="invalid_cursor", errors={"cursor": ["无效"]}
+        ) from None
+
+
+def is_on_sale(product: Product) -> bool:
+    return product.status == ProductStatus.LISTED and product.shop.status == ShopStatus.APPROVED

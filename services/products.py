@@ -1,0 +1,364 @@
+"""Listings: drafts, submission, county review, delisting and stock.
+
+The household edits ``Product.draft``; approval copies the draft onto the live columns the
+public sees (see models/products.py). Stock changes go straight to the live SKUs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import date
+
+from sqlalchemy import select
+
+from models import Media, ModerationEvent, Product, Shop, Sku, User, db
+from models.base import utcnow
+from models.enums import (
+    Category,
+    ConsentPurpose,
+    ProductStatus,
+    RejectReason,
+    ReviewState,
+    ShopStatus,
+)
+from models.products import PRODUCT_TRANSITIONS, REVIEW_STATES_FOR
+from services import access, precheck
+from services.errors import InvalidInput, InvalidState, NotFound
+
+MAX_PHOTOS = 9
+MAX_SKUS = 20
+CONTENT_FIELDS = (
+    "title",
+    "category",
+    "description",
+    "story",
+    "unit",
+    "harvest_date",
+    "presale_ship_date",
+    "media_ids",
+    "skus",
+)
+# What the farmer reads next to a rejection: how to fix it, in plain words.
+FIX_HINTS = {
+    RejectReason.BLURRY_PHOTO: "请在光线充足的地方重新拍照，让产品占满画面。",
+    RejectReason.UNTRUE_DESCRIPTION: "请按实际情况填写产地、规格和收获时间。",
+    RejectReason.ABNORMAL_PRICE: "请参考当地市场价格重新定价。",
+    RejectReason.PROHIBITED: "请删除违规内容后再提交。",
+    RejectReason.NOT_OWN_PRODUCE: "只能销售本户自产的产品，如有疑问请联系帮扶干部。",
+    RejectReason.OTHER: "请按审核意见修改后再提交。",
+}
+_TRACE_ALPHABET = string.ascii_letters + string.digits
+
+
+def _owned_product(actor: User, product_id: int) -> tuple[Product, int | None]:
+    """The product and, when a helper acts, the household it is acted for (404/403 rules)."""
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound()
+    acting = access.act_for(actor, product.shop.household, ConsentPurpose.MANAGE_PRODUCTS)
+    return product, acting.on_behalf_of
+
+
+def get_product(actor: User, product_id: int) -> Product:
+    """The owner's view: members, helpers in scope, county staff, platform admins."""
+    product = db.session.get(Product, product_id)
+    if product is None or not access.can_view_household(actor, product.shop.household):
+        raise NotFound()
+    return product
+
+
+def list_shop_products(actor: User, shop_id: int) -> list[Product]:
+    shop = db.session.get(Shop, shop_id)
+    if shop is None or not access.can_view_household(actor, shop.household):
+        raise NotFound()
+    return list(
+        db.session.scalars(select(Product).where(Product.shop_id == shop.id).order_by(Product.id))
+    )
+
+
+def create_product(actor: User, *, shop_id: int, content: dict) -> Product:
+    shop = db.session.get(Shop, shop_id)
+    if shop is None:
+        raise NotFound()
+    acting = access.act_for(actor, shop.household, ConsentPurpose.MANAGE_PRODUCTS)
+    if shop.status in (ShopStatus.REJECTED, ShopStatus.SUSPENDED):
+        raise InvalidState("店铺当前不能上架新产品", code="shop_not_open")
+    draft = _normalise_draft({"media_ids": [], "skus": []} | content, product=None)
+    household = shop.household
+    product = Product(
+        shop_id=shop.id,
+        household_id=household.id,
+        county_code=household.county_code,
+        village_code=household.village_code,
+        draft=draft,
+        created_by_id=actor.id,
+        status=ProductStatus.DRAFT,
+        review_state=ReviewState.EDITING,
+    )
+    db.session.add(product)
+    db.session.flush()
+    _event(product, actor, "create", on_behalf_of=acting.on_behalf_of)
+    db.session.commit()
+    return product
+
+
+def update_product(actor: User, product_id: int, *, content: dict) -> Product:
+    product, on_behalf = _owned_product(actor, product_id)
+    if product.review_state == ReviewState.PENDING:
+        raise InvalidState("审核中，暂不能修改", code="review_pending")
+    product.draft = _normalise_draft(product.draft | content, product=product)
+    product.review_state = ReviewState.EDITING
+    _event(product, actor, "edit", on_behalf_of=on_behalf, note=",".join(sorted(content)))
+    db.session.commit()
+    return product
+
+
+def set_stock(actor: User, sku_id: int, *, stock: int) -> Sku:
+    """Stock is not public content: it changes at once, without review."""
+    sku = db.session.get(Sku, sku_id)
+    if sku is None:
+        raise NotFound()
+    _, on_behalf = _owned_product(actor, sku.product_id)
+    sku.stock = stock
+    _event(sku.product, actor, "stock", on_behalf_of=on_behalf, note=f"sku {sku.id}: {stock}")
+    db.session.commit()
+    return sku
+
+
+def submit_product(actor: User, product_id: int) -> Product:
+    product, on_behalf = _owned_product(actor, product_id)
+    if product.shop.status in (ShopStatus.REJECTED, ShopStatus.SUSPENDED):
+        raise InvalidState("店铺当前不能上架产品", code="shop_not_open")
+    target = _check_move(product, "submit")
+    _check_complete(product.draft)
+    verdict = precheck.check_listing(actor, product.draft)
+    product.status = target
+    product.review_state = ReviewState.PENDING
+    product.submitted_at = utcnow()
+    product.flagged, product.flag_detail = verdict.flagged, verdict.detail
+    _event(product, actor, "submit", on_behalf_of=on_behalf, snapshot=product.draft)
+    if verdict.detail:
+        _event(product, None, "precheck", note=verdict.detail)
+    db.session.commit()
+    return product
+
+
+def delist_product(actor: User, product_id: int) -> Product:
+    product, on_behalf = _owned_product(actor, product_id)
+    product.status = _check_move(product, "delist")
+    if product.review_state == ReviewState.PENDING:
+        product.review_state = ReviewState.EDITING  # a pending edit is withdrawn with it
+    _event(product, actor, "delist", on_behalf_of=on_behalf)
+    db.session.commit()
+    return product
+
+
+# --- county review ---------------------------------------------------------------------------
+
+
+def moderation_queue(actor: User, *, limit: int = 50) -> list[Product]:
+    """Drafts waiting for staff of the actor's counties, flagged first, then oldest first."""
+    counties = actor.staff_county_codes
+    if not counties:
+        return []
+    query = (
+        select(Product)
+        .where(Product.county_code.in_(counties), Product.review_state == ReviewState.PENDING)
+        .order_by(Product.flagged.desc(), Product.submitted_at, Product.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
+def _reviewable(actor: User, product_id: int) -> Product:
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound()
+    access.require_staff_of(
+        actor,
+        product.county_code,
+        visible=access.can_view_household(actor, product.shop.household),
+    )
+    return product
+
+
+def approve_product(actor: User, product_id: int, *, note: str = "") -> Product:
+    product = _reviewable(actor, product_id)
+    target = _check_move(product, "approve")
+    _publish_draft(product)
+    if product.status != ProductStatus.LISTED:
+        product.listed_at = utcnow()
+    product.status = target
+    product.review_state = ReviewState.NONE
+    product.flagged, product.flag_detail = False, ""
+    product.trace_code = product.trace_code or _new_trace_code()
+    _event(product, actor, "approve", note=note, snapshot=product.draft)
+    db.session.commit()
+    return product
+
+
+def reject_product(
+    actor: User, product_id: int, *, reason_code: RejectReason, note: str = ""
+) -> Product:
+    product = _reviewable(actor, product_id)
+    product.status = _check_move(product, "reject")
+    product.review_state = ReviewState.REJECTED
+    _event(product, actor, "reject", reason_code=reason_code, note=note, snapshot=product.draft)
+    db.session.commit()
+    return product
+
+
+def moderation_history(actor: User, product_id: int) -> list[ModerationEvent]:
+    product = get_product(actor, product_id)
+    query = (
+        select(ModerationEvent)
+        .where(ModerationEvent.product_id == product.id)
+        .order_by(ModerationEvent.id)
+    )
+    return list(db.session.scalars(query))
+
+
+def last_rejection(product: Product) -> ModerationEvent | None:
+    if product.review_state != ReviewState.REJECTED:
+        return None
+    return db.session.scalar(
+        select(ModerationEvent)
+        .where(ModerationEvent.product_id == product.id, ModerationEvent.action == "reject")
+        .order_by(ModerationEvent.id.desc())
+        .limit(1)
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _check_move(product: Product, action: str) -> ProductStatus:
+    target = PRODUCT_TRANSITIONS.get((action, product.status))
+    if target is None or product.review_state not in REVIEW_STATES_FOR[action]:
+        raise InvalidState(
+            errors={"status": [product.status.value], "review_state": [product.review_state.value]}
+        )
+    return target
+
+
+def _normalise_draft(draft: dict, *, product: Product | None) -> dict:
+    """Keep only content fields, dates as ISO strings, SKU ids only of this product's SKUs."""
+    draft = {key: draft.get(key) for key in CONTENT_FIELDS}
+    for key in ("harvest_date", "presale_ship_date"):
+        if isinstance(draft[key], date):
+            draft[key] = draft[key].isoformat()
+    if isinstance(draft["category"], Category):
+        draft["category"] = draft["category"].value
+    own_ids = {sku.id for sku in product.skus} if product else set()
+    skus = []
+    for sku in draft["skus"] or []:
+        sku = dict(sku)
+        if sku.get("id") is not None and sku["id"] not in own_ids:
+            raise InvalidInput(
+                "规格不属于该产品", code="unknown_sku", errors={"skus": ["规格不存在"]}
+            )
+        skus.append(sku)
+    names = [s["spec_name"] for s in skus]
+    if len(names) != len(set(names)):
+        raise InvalidInput("规格名称重复", code="duplicate_spec", errors={"skus": ["规格名称重复"]})
+    draft["skus"] = skus
+    draft["media_ids"] = list(draft["media_ids"] or [])
+    _check_media(draft["media_ids"])
+    return draft
+
+
+def _check_media(media_ids: list[int]) -> None:
+    if len(media_ids) != len(set(media_ids)):
+        raise InvalidInput("图片重复", code="duplicate_photo", errors={"media_ids": ["图片重复"]})
+    if not media_ids:
+        return
+    found = set(db.session.scalars(select(Media.id).where(Media.id.in_(media_ids))))
+    if missing := [i for i in media_ids if i not in found]:
+        raise InvalidInput(
+            "图片不存在，请重新上传", code="unknown_media", errors={"media_ids": missing}
+        )
+
+
+def _check_complete(draft: dict) -> None:
+    problems = {}
+    if not (draft.get("title") or "").strip():
+        problems["title"] = ["请填写产品名称"]
+    if not draft.get("category"):
+        problems["category"] = ["请选择类别"]
+    if not draft.get("unit"):
+        problems["unit"] = ["请填写单位"]
+    if not 1 <= len(draft.get("media_ids") or []) <= MAX_PHOTOS:
+        problems["media_ids"] = [f"请上传1到{MAX_PHOTOS}张照片"]
+    if not 1 <= len(draft.get("skus") or []) <= MAX_SKUS:
+        problems["skus"] = ["请至少填写一个规格和价格"]
+    if problems:
+        raise InvalidInput("信息不完整，请补充后再提交", code="incomplete_listing", errors=problems)
+
+
+def _publish_draft(product: Product) -> None:
+    draft = product.draft
+    product.title = draft["title"]
+    product.category = Category(draft["category"])
+    product.description = draft.get("description") or ""
+    product.story = draft.get("story") or ""
+    product.unit = draft["unit"]
+    product.harvest_date = _date(draft.get("harvest_date"))
+    product.presale_ship_date = _date(draft.get("presale_ship_date"))
+    product.media_ids = list(draft["media_ids"])
+    existing = {sku.id: sku for sku in product.skus}
+    kept, published = set(), []
+    for spec in draft["skus"]:
+        sku = existing.get(spec.get("id"))
+        if sku is None:
+            sku = Sku(product=product, stock=spec.get("stock") or 0)
+            db.session.add(sku)
+        sku.spec_name, sku.price_fen, sku.is_active = spec["spec_name"], spec["price_fen"], True
+        published.append(sku)
+    db.session.flush()
+    kept = {sku.id for sku in published}
+    for sku in existing.values():
+        if sku.id not in kept:
+            sku.is_active = False
+    # The draft now names the SKUs by id, so the next edit updates them instead of adding.
+    product.draft = draft | {
+        "skus": [
+            {"id": s.id, "spec_name": s.spec_name, "price_fen": s.price_fen, "stock": s.stock}
+            for s in published
+        ]
+    }
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _new_trace_code() -> str:
+    """Ten base62 characters (~59 bits): short enough for a label, impossible to guess."""
+    while True:
+        code = "".join(secrets.choice(_TRACE_ALPHABET) for _ in range(10))
+        if not db.session.scalar(select(Product.id).where(Product.trace_code == code)):
+            return code
+
+
+def _event(
+    product: Product,
+    actor: User | None,
+    action: str,
+    *,
+    on_behalf_of=None,
+    reason_code=None,
+    note: str = "",
+    snapshot: dict | None = None,
+) -> None:
+    db.session.add(
+        ModerationEvent(
+            product_id=product.id,
+            actor_id=actor.id if actor else None,
+            on_behalf_of_household_id=on_behalf_of,
+            action=action,
+            reason_code=reason_code,
+            note=note[:500],
+            snapshot=snapshot,
+        )
+    )
