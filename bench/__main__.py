@@ -3,6 +3,8 @@
 from bench import http_load, image_pipeline
 
 ENDPOINTS = [
+    ("catalog list (20 items)", "/api/v1/catalog/products", False),
+    ("catalog list, county filter", "/api/v1/catalog/products?region=340323", False),
     ("regions of a county", "/api/v1/regions?parent=340323", False),
     ("GET /me (token lookup)", "/api/v1/me", True),
     ("GET /me/shops", "/api/v1/me/shops", True),

@@ -78,7 +78,7 @@ def run(endpoints: list[tuple[str, str, bool]]) -> list[dict]:
             "FLASK_APP": "bench.app_under_test:app",
             "LOGIN_RATE_LIMIT": "100000 per minute",
         }
-        for step in (["db", "upgrade"], ["seed-demo"]):
+        for step in (["db", "upgrade"], ["seed-demo"], ["bench-seed"]):
             subprocess.run(
                 [BIN / "flask", *step], cwd=ROOT, env=env, check=True, capture_output=True
             )

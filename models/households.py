@@ -35,8 +35,9 @@ class Household(TimestampMixin, db.Model):
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
 
     village = relationship("Region", lazy="joined")
+    # Loaded on access only: the catalog joins households on every row and needs no consents.
     consents: Mapped[list[Consent]] = relationship(
-        back_populates="household", order_by="Consent.id", lazy="selectin"
+        back_populates="household", order_by="Consent.id"
     )
 
 

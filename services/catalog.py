@@ -1,7 +1,7 @@
 """The public catalog: listed products of approved shops, and the trace record of a code.
 
-The list runs a fixed number of statements whatever the page size: one for the page (shop,
-household and village joined), one for the SKUs (selectin), one for the photos.
+The list runs a fixed number of statements whatever the page size: one for the page of cards
+(shop, household, village and SKU figures joined in), one for the cover photos.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
-from models import Media, Product, Region, Shop, db
+from models import Household, Media, Product, Region, Shop, Sku, db
 from models.enums import Category, ProductStatus, RegionLevel, ShopStatus
 from services.errors import InvalidInput, NotFound
 from services.regions import check_code_format
@@ -34,7 +34,7 @@ SORTS = ("newest", "best_selling")
 
 @dataclass
 class Page:
-    items: list[Product]
+    items: list  # rows of CARD_COLUMNS
     media: dict[int, Media]
     next_cursor: str | None
 
@@ -47,6 +47,30 @@ def _public():
     )
 
 
+# One row per feed card: the product's card fields, its shop and village, the household's
+# name, and the SKU figures the card shows, computed by the database.
+_ACTIVE_SKUS = (Sku.product_id == Product.id) & Sku.is_active
+CARD_COLUMNS = (
+    Product.id,
+    Product.title,
+    Product.category,
+    Product.unit,
+    Product.media_ids,
+    Product.listed_at,
+    Product.sales_count,
+    Shop.id.label("shop_id"),
+    Shop.name.label("shop_name"),
+    Household.head_name,
+    Region.code.label("village_code"),
+    Region.name.label("village_name"),
+    select(func.min(Sku.price_fen)).where(_ACTIVE_SKUS).scalar_subquery().label("price_from_fen"),
+    select(func.coalesce(func.sum(Sku.stock), 0))
+    .where(_ACTIVE_SKUS)
+    .scalar_subquery()
+    .label("stock_total"),
+)
+
+
 def list_products(
     *,
     region: str | None = None,
@@ -56,7 +80,14 @@ def list_products(
     cursor: str | None = None,
     limit: int = 20,
 ) -> Page:
-    query = _public()
+    """Feed cards, read as plain rows: no ORM objects to build for a page nobody edits."""
+    query = (
+        select(*CARD_COLUMNS)
+        .join(Shop, Shop.id == Product.shop_id)
+        .join(Household, Household.id == Product.household_id)
+        .join(Region, Region.code == Product.village_code)
+        .where(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
+    )
     if region:
         query = query.where(
             Product.village_code.startswith(_region_prefix(region), autoescape=True)
@@ -78,10 +109,11 @@ def list_products(
             or_(key_column < value, and_(key_column == value, Product.id < last_id))
         )
     query = query.order_by(key_column.desc(), Product.id.desc()).limit(limit + 1)
-    rows = list(db.session.scalars(query).unique())
+    rows = db.session.execute(query).all()
     items, more = rows[:limit], len(rows) > limit
     next_cursor = _encode_cursor(items[-1], sort) if more and items else None
-    return Page(items, load_photos(items), next_cursor)
+    covers = {row.media_ids[0] for row in items if row.media_ids}
+    return Page(items, _load_variants(covers), next_cursor)
 
 
 def get_product(product_id: int) -> tuple[Product, dict[int, Media]]:
@@ -115,7 +147,18 @@ def get_trace(code: str) -> tuple[Product, dict[int, Media]]:
 
 
 def load_photos(products: list[Product]) -> dict[int, Media]:
-    ids = {media_id for p in products for media_id in p.media_ids or []}
+    return _load_media({media_id for p in products for media_id in p.media_ids or []})
+
+
+def _load_variants(ids: set[int]) -> dict:
+    """id → a row with ``variants``: what a card's cover needs, without building ORM objects."""
+    if not ids:
+        return {}
+    query = select(Media.id, Media.variants).where(Media.id.in_(ids))
+    return {row.id: row for row in db.session.execute(query)}
+
+
+def _load_media(ids: set[int]) -> dict[int, Media]:
     if not ids:
         return {}
     return {m.id: m for m in db.session.scalars(select(Media).where(Media.id.in_(ids)))}

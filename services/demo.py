@@ -11,9 +11,9 @@ import secrets
 from sqlalchemy import select
 from stdnum.cn import ric
 
-from models import Household, Shop, User, db
+from models import Household, Product, Shop, User, db
 from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role
-from services import accounts, households, regions, shops
+from services import accounts, households, media, products, regions, shops
 
 COUNTY = "340323"  # 固镇县, 蚌埠市, 安徽省
 HELPER_VILLAGE = "340323101200"  # 王庄镇 西南村
@@ -112,6 +112,7 @@ def seed_demo() -> list[str]:
         shops.open_shop(
             helper, household_id=second.id, name="德顺家的小磨香油", intro="自家种的芝麻，石磨慢磨"
         )
+    _demo_products(farmer, staff)
     return [
         f"regions added: {added}",
         "demo accounts (staff passwords are new on every run):",
@@ -120,3 +121,52 @@ def seed_demo() -> list[str]:
         f"  platform admin      username platform-admin  password {admin_pw}",
         "  dev login openids: demo-farmer (household member), demo-helper (helper), demo-buyer",
     ]
+
+
+DEMO_PRODUCTS = [
+    # title, category, unit, colour of the generated photo, specs (name, price in fen, stock)
+    ("林下散养土鸡蛋", "禽蛋", "箱", (214, 170, 92), [("30枚装", 4500, 40), ("60枚装", 8500, 12)]),
+    ("老品种小磨香油", "粮油", "瓶", (150, 96, 30), [("500毫升", 3800, 25)]),
+    ("晒干的红薯粉条", "干货", "袋", (180, 120, 140), [("2斤装", 2600, 60), ("5斤装", 5900, 8)]),
+]
+
+
+def _demo_photo(colour: tuple[int, int, int], seed: int) -> bytes:
+    """A generated photo stand-in: a soft gradient in the product's colour."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (900, 675), colour)
+    draw = ImageDraw.Draw(image)
+    for y in range(0, 675, 15):
+        shade = tuple(min(255, c + y // 12 + seed) for c in colour)
+        draw.rectangle([0, y, 900, y + 15], fill=shade)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def _demo_products(farmer: User, staff: User) -> None:
+    shop = db.session.scalar(
+        select(Shop).join(Household).where(Household.registry_no == "GZ-2016-0001")
+    )
+    if db.session.scalar(select(Product.id).where(Product.shop_id == shop.id)):
+        return
+    for seed, (title, category, unit, colour, specs) in enumerate(DEMO_PRODUCTS):
+        photo = media.upload_media(farmer, data=_demo_photo(colour, seed))
+        product = products.create_product(
+            farmer,
+            shop_id=shop.id,
+            content={
+                "title": title,
+                "category": category,
+                "unit": unit,
+                "story": "自家地里种、自家手里做，县里帮着卖。",
+                "media_ids": [photo.id],
+                "skus": [{"spec_name": n, "price_fen": p, "stock": k} for n, p, k in specs],
+            },
+        )
+        products.submit_product(farmer, product.id)
+        if seed < 2:  # the last one waits in the county's moderation queue
+            products.approve_product(staff, product.id)

@@ -60,8 +60,31 @@ class PublicProductOut(Schema):
     sales_count = fields.Integer(required=True)
 
 
+class CoverOut(Schema):
+    webp = fields.String(required=True)
+    jpeg = fields.String(required=True)
+
+
+class CatalogItemOut(Schema):
+    """A feed card: what a list shows, nothing more (the story and all photos are on the
+    detail page), so a page of 50 stays light on a 3G phone."""
+
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    category = fields.Enum(Category, by_value=True, required=True)
+    unit = fields.String(required=True)
+    cover = fields.Nested(CoverOut, allow_none=True, metadata={"description": "240 px thumbnail"})
+    price_from_fen = fields.Integer(allow_none=True)
+    sold_out = fields.Boolean(required=True)
+    household_name = fields.String(required=True)
+    village = fields.Nested(PlaceOut, required=True)
+    shop = fields.Nested(ShopRefOut, required=True)
+    listed_at = fields.DateTime(allow_none=True)
+    sales_count = fields.Integer(required=True)
+
+
 class CatalogPageOut(Schema):
-    items = fields.List(fields.Nested(PublicProductOut), required=True)
+    items = fields.List(fields.Nested(CatalogItemOut), required=True)
     next_cursor = fields.String(allow_none=True)
 
 

@@ -4,7 +4,11 @@ from flask import Response
 
 from api.auth import documents
 from api.blueprint import Blueprint
-from api.product_presenters import present_public_product, present_public_shop
+from api.product_presenters import (
+    present_catalog_item,
+    present_public_product,
+    present_public_shop,
+)
 from api.schemas.catalog import (
     CatalogPageOut,
     CatalogQuery,
@@ -26,7 +30,7 @@ def list_products(args):
     best-selling first; cursor pagination."""
     page = catalog.list_products(**args)
     return {
-        "items": [present_public_product(p, page.media) for p in page.items],
+        "items": [present_catalog_item(p, page.media) for p in page.items],
         "next_cursor": page.next_cursor,
     }
 

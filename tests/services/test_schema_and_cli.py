@@ -71,6 +71,8 @@ def test_seed_demo_twice(app, client):
         "/api/v1/auth/staff-login", json={"username": "gz-staff", "password": password}
     )
     assert login.status_code == 200
+    listed = client.get("/api/v1/catalog/products").json["items"]
+    assert [p["title"] for p in listed] == ["老品种小磨香油", "林下散养土鸡蛋"]
     home = client.get("/")
     assert "桂兰家的土鸡蛋" in home.get_data(as_text=True)
     assert "德顺家的小磨香油" not in home.get_data(as_text=True)  # pending shops stay hidden
