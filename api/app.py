@@ -11,15 +11,16 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, errors
+from api import cli, errors, media_files
 from api.auth import BEARER_SCHEME, authenticate_before_parsing
 from api.config import Config
 from api.extensions import api, db, limiter, migrate
 from api.health import bp as health_bp
 from api.logging_setup import install_filter
 from api.routing import IdConverter
-from api.v1 import auth, households, regions, shops
+from api.v1 import auth, catalog, households, media, products, regions, shops
 from api.v1.admin import households as admin_households
+from api.v1.admin import moderation as admin_moderation
 from api.v1.admin import shops as admin_shops
 from storefront import bp as storefront_bp
 
@@ -28,8 +29,12 @@ BLUEPRINTS = (
     regions.blp,
     households.blp,
     shops.blp,
+    media.blp,
+    products.blp,
+    catalog.blp,
     admin_households.blp,
     admin_shops.blp,
+    admin_moderation.blp,
 )
 
 
@@ -79,6 +84,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         url_prefix="/api/docs",
     )
     app.register_blueprint(storefront_bp)
+    media_files.init_app(app)
     errors.register_error_handlers(app)
     # After the body checks (413, 415): then the token (401, 403), then argument parsing (422).
     app.before_request(authenticate_before_parsing)

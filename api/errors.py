@@ -32,6 +32,8 @@ DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
     domain.Conflict: 409,
     domain.InvalidState: 409,
     domain.InvalidInput: 422,
+    domain.PayloadTooLarge: 413,
+    domain.UnsupportedMedia: 415,
     domain.RateLimited: 429,
     domain.UpstreamUnavailable: 503,
     domain.DomainError: 400,

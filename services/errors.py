@@ -38,6 +38,20 @@ class InvalidInput(DomainError):
     message = "填写的信息有误"
 
 
+class UnsupportedMedia(DomainError):
+    """The uploaded file is of a type the endpoint does not take (415)."""
+
+    code = "unsupported_type"
+    message = "不支持的文件类型"
+
+
+class PayloadTooLarge(DomainError):
+    """The uploaded file is larger than the endpoint takes (413)."""
+
+    code = "file_too_large"
+    message = "文件太大"
+
+
 class Conflict(DomainError):
     code = "conflict"
     message = "数据已存在或已变化"

@@ -18,6 +18,7 @@ with 500. See tests/README.md for replaying a failure and extending the seeded o
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import tempfile
@@ -32,6 +33,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import initialize
+from PIL import Image
 from schemathesis.core import NotSet
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
@@ -41,6 +43,7 @@ from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from api.app import create_app
+from api.schemas.media import IMAGE_TYPES
 from api.v1 import auth as auth_views
 from models import User, db
 from models.enums import ConsentPurpose, Role
@@ -104,6 +107,35 @@ schemathesis.openapi.format(
         st.integers(min_value=0, max_value=999),
     ),
 )
+
+# Uploads (POST /api/v1/media): the spec's encoding says the "file" part is an image of these
+# types, so a valid part is a real image (small, any size and colour), and the success path is
+# fuzzed; its byte-level refusals (415, 422) are tested in tests/media/test_upload_api.py.
+_PIL_SAVE = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/heic": "HEIF"}
+
+
+def _encoded(fmt: str, size: tuple[int, int], colour: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, fmt)
+    return buf.getvalue()
+
+
+for _type in IMAGE_TYPES.split(", "):
+    schemathesis.openapi.media_type(
+        _type,
+        st.builds(
+            _encoded,
+            st.just(_PIL_SAVE[_type]),
+            st.tuples(st.integers(1, 64), st.integers(1, 64)),
+            st.tuples(*[st.integers(0, 255)] * 3),
+        ),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _uploads_unthrottled(app, monkeypatch):
+    """Examples are many and user ids repeat between operations: lift the per-user limit."""
+    monkeypatch.setitem(app.config, "MEDIA_UPLOAD_RATE_LIMIT", "100000 per minute")
 
 
 # --- the seeded world -----------------------------------------------------------------------

@@ -140,6 +140,9 @@ MATRIX = {
         404,
     ),
     "my_shops": ("GET", "/api/v1/me/shops", None, {}, 200),
+    # Any signed-in user may upload. The matrix sends JSON or nothing, never multipart, so the
+    # right person meets the missing "file" part (422); uploads: tests/media/test_upload_api.py.
+    "upload_media": ("POST", "/api/v1/media", None, {}, 422),
     "regions": ("GET", "/api/v1/regions", None, {"anonymous": 200}, 200),
     "approve_shop": (
         "POST",
