@@ -56,4 +56,3 @@ def present_household(household: Household, viewer: User) -> dict:
         "created_at": household.created_at,
         "updated_at": household.updated_at,
     }
-

@@ -4,7 +4,7 @@ from api.schemas.common import InputSchema, text
 from api.schemas.products import PhotoOut
 from models.enums import Category
 
-REGION_CODE = r"^(\d{6}|\d{12})$"
+REGION_CODE = r"^([0-9]{6}|[0-9]{12})$"
 
 
 class CatalogQuery(InputSchema):

@@ -52,26 +52,26 @@ def get_shop(shop_id):
     return present_public_shop(*catalog.get_shop(shop_id))
 
 
-@blp.route("/trace/<string(length=10):code>")
+@blp.route("/trace/<trace_code>")
 @blp.response(200, TraceOut)
 @documents(blp, 404)
-def get_trace(code):
+def get_trace(trace_code):
     """The public trace record behind a printed label (一品一码)."""
-    product, media = catalog.get_trace(code)
+    product, media = catalog.get_trace(trace_code)
     return {
-        "code": code,
-        "url": trace_labels.trace_url(code),
+        "code": trace_code,
+        "url": trace_labels.trace_url(trace_code),
         "product": present_public_product(product, media),
         "on_sale": catalog.is_on_sale(product),
         "inspections": [],
     }
 
 
-@blp.route("/trace/<string(length=10):code>/qr")
+@blp.route("/trace/<trace_code>/qr")
 @blp.arguments(QrQuery, location="query")
 @blp.response(200, description="QR image (image/svg+xml or image/png) of the trace URL")
 @documents(blp, 404)
-def trace_qr(args, code):
+def trace_qr(args, trace_code):
     """A printable label: the QR code of the storefront trace page."""
-    data, mimetype = trace_labels.qr_image(code, fmt=args["format"], scale=args["scale"])
+    data, mimetype = trace_labels.qr_image(trace_code, fmt=args["format"], scale=args["scale"])
     return Response(data, mimetype=mimetype, headers={"Cache-Control": "public, max-age=86400"})

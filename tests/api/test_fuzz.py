@@ -45,13 +45,13 @@ from stdnum.exceptions import ValidationError
 from api.app import create_app
 from api.schemas.media import IMAGE_TYPES
 from api.v1 import auth as auth_views
-from models import User, db
+from models import Product, User, db
 from models.enums import ConsentPurpose, Role
 from services import accounts, households
 from services import regions as regions_service
 from services.demo import demo_id_number
 from services.regions import SEED_FILE
-from tests.factories import SANGZHI, SANGZHI_VILLAGE, VILLAGE_A, VILLAGE_B, World
+from tests.factories import SANGZHI, SANGZHI_VILLAGE, VILLAGE_A, VILLAGE_B, Catalog, World
 
 pytestmark = pytest.mark.fuzz
 
@@ -89,6 +89,24 @@ SEMANTIC_422 = {
         # Only the database knows which 8-digit codes name a live invite.
         "invalid_invite_code",
     },
+    # Only the database knows which photos and SKUs exist (and whose they are); spec names
+    # must be unique within a listing, which JSON Schema cannot say of one field.
+    "POST /api/v1/shops/{shop_id}/products": {
+        "unknown_media",
+        "unknown_sku",
+        "duplicate_spec",
+        "duplicate_photo",
+    },
+    "PATCH /api/v1/products/{product_id}": {
+        "unknown_media",
+        "unknown_sku",
+        "duplicate_spec",
+        "duplicate_photo",
+    },
+    # A draft may be saved half-done; only a complete one can be submitted.
+    "POST /api/v1/products/{product_id}/submit": {"incomplete_listing"},
+    # A well-formed code may name no region; a cursor is opaque and may be forged or stale.
+    "GET /api/v1/catalog/products": {"invalid_region_code", "invalid_cursor"},
 }
 
 # Custom formats of the spec (api/schemas/households.py), so that valid cases are real: a
@@ -231,6 +249,11 @@ def seed_world(app) -> FuzzWorld:
     far_helper = world.helper(SANGZHI_VILLAGE)
     far_consent = world.consent(far, far_helper, by=far_staff)
     far_shop = world.shop(far)
+    catalog = Catalog(world)
+    listed = catalog.listed(shop, people[Role.FARMER.value], staff)
+    with app.app_context():
+        product = db.session.get(Product, listed)
+        sku, trace_code = product.skus[0].id, product.trace_code
     for household_id, shop_id, consent_id, helper_id, county_staff in (
         (own, shop, consent, helper.id, staff),
         (pending, shop, consent, helper.id, staff),
@@ -244,6 +267,9 @@ def seed_world(app) -> FuzzWorld:
                 "consent_id": consent_id,
                 "helper_user_id": helper_id,
                 "code": _invite(app, county_staff, household_id),
+                "product_id": listed,
+                "sku_id": sku,
+                "trace_code": trace_code,
             }
         )
     assert len(fuzz.bundles) == BUNDLES

@@ -10,8 +10,17 @@ import itertools
 
 import pytest
 
+from models import Product, db
 from models.enums import ConsentPurpose, Role
-from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, VILLAGE_B, sangzhi_village, valid_id_number
+from tests.factories import (
+    GUZHEN,
+    SANGZHI,
+    VILLAGE_A,
+    VILLAGE_B,
+    Catalog,
+    sangzhi_village,
+    valid_id_number,
+)
 
 ROLES = [
     "anonymous",
@@ -39,14 +48,30 @@ def scene(world):
     farmer = world.farmer(household)
     helper = world.helper(VILLAGE_A)
     consented_helper = world.helper(VILLAGE_A)
-    consent = world.consent(household, consented_helper, ConsentPurpose.MANAGE_SHOP, by=staff)
+    consent = world.consent(
+        household,
+        consented_helper,
+        ConsentPurpose.MANAGE_SHOP,
+        ConsentPurpose.MANAGE_PRODUCTS,
+        by=staff,
+    )
     world.consent(unshopped, consented_helper, ConsentPurpose.MANAGE_SHOP, by=staff)
     shop = world.shop(household, by=farmer)
+    catalog = Catalog(world)
+    pending_product = catalog.submitted(shop, farmer)
+    draft = catalog.draft(shop, farmer)
+    # A listed product of an approved shop in the same county, for the public routes.
+    other_farmer = world.farmer(other_household)
+    public_shop = world.shop(other_household, by=other_farmer, approve_by=staff)
+    listed = catalog.listed(public_shop, other_farmer, staff)
+    with world.app.app_context():
+        product = db.session.get(Product, listed)
+        sku, code = product.skus[0].id, product.trace_code
     people = {
         "anonymous": None,
         "buyer": world.user("买家"),
         "farmer": farmer,
-        "other_farmer": world.farmer(other_household),
+        "other_farmer": other_farmer,
         "helper": helper,
         "consented_helper": consented_helper,
         "far_helper": world.helper(sangzhi_village()),
@@ -56,7 +81,18 @@ def scene(world):
         "unit_admin": world.grant(world.user(), Role.UNIT_ADMIN, unit_id=1),
         "station_operator": world.grant(world.user(), Role.STATION_OPERATOR, station_id=1),
     }
-    ids = {"H": household, "H3": unshopped, "S": shop, "C": consent}
+    ids = {
+        "H": household,
+        "H3": unshopped,
+        "S": shop,
+        "C": consent,
+        "P": pending_product,
+        "D": draft,
+        "L": listed,
+        "K": sku,
+        "T": code,
+        "S2": public_shop,
+    }
     return people, ids
 
 
@@ -70,6 +106,9 @@ def _household_body():
         "poverty_status": "registered",
     }
 
+
+# Who may look at a household's objects (not necessarily change them).
+VIEWERS = {"farmer": 200, "helper": 200, "consented_helper": 200, "staff": 200, "admin": 200}
 
 # route → (method, path, body factory, {role: expected status}); roles not named get `default`.
 MATRIX = {
@@ -143,6 +182,71 @@ MATRIX = {
     # Any signed-in user may upload. The matrix sends JSON or nothing, never multipart, so the
     # right person meets the missing "file" part (422); uploads: tests/media/test_upload_api.py.
     "upload_media": ("POST", "/api/v1/media", None, {}, 422),
+    "create_product": (
+        "POST",
+        "/api/v1/shops/{S}/products",
+        lambda: {"title": "新产品"},
+        {"farmer": 201, "consented_helper": 201, "helper": 403, "staff": 403, "admin": 403},
+        404,
+    ),
+    "shop_products": ("GET", "/api/v1/shops/{S}/products", None, VIEWERS, 404),
+    "get_product": ("GET", "/api/v1/products/{P}", None, VIEWERS, 404),
+    "patch_product": (
+        "PATCH",
+        "/api/v1/products/{D}",
+        lambda: {"title": "改个名字"},
+        {"farmer": 200, "consented_helper": 200, "helper": 403, "staff": 403, "admin": 403},
+        404,
+    ),
+    "submit_product": (
+        "POST",
+        "/api/v1/products/{D}/submit",
+        None,
+        {"farmer": 200, "consented_helper": 200, "helper": 403, "staff": 403, "admin": 403},
+        404,
+    ),
+    "delist_product": (
+        # The listed product belongs to other_farmer's household (village B).
+        "POST",
+        "/api/v1/products/{L}/delist",
+        None,
+        {"other_farmer": 200, "staff": 403, "admin": 403},
+        404,
+    ),
+    "moderation_history": ("GET", "/api/v1/products/{P}/moderation-history", None, VIEWERS, 404),
+    "set_stock": (
+        "PATCH",
+        "/api/v1/skus/{K}",
+        lambda: {"stock": 7},
+        {"other_farmer": 200, "staff": 403, "admin": 403},
+        404,
+    ),
+    "catalog_list": ("GET", "/api/v1/catalog/products", None, {}, 200),
+    "catalog_product": ("GET", "/api/v1/catalog/products/{L}", None, {}, 200),
+    "catalog_shop": ("GET", "/api/v1/catalog/shops/{S2}", None, {}, 200),
+    "trace": ("GET", "/api/v1/trace/{T}", None, {}, 200),
+    "trace_qr": ("GET", "/api/v1/trace/{T}/qr", None, {}, 200),
+    "moderation_queue": (
+        "GET",
+        "/api/v1/admin/moderation/queue",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
+    "approve_product": (
+        "POST",
+        "/api/v1/admin/products/{P}/approve",
+        lambda: {},
+        {"staff": 200, "other_staff": 404, "admin": 403},
+        403,
+    ),
+    "reject_product": (
+        "POST",
+        "/api/v1/admin/products/{P}/reject",
+        lambda: {"reason_code": "其他"},
+        {"staff": 200, "other_staff": 404, "admin": 403},
+        403,
+    ),
     "regions": ("GET", "/api/v1/regions", None, {"anonymous": 200}, 200),
     "approve_shop": (
         "POST",
@@ -183,7 +287,7 @@ MATRIX = {
 }
 
 # Public routes answer everyone; all others refuse anonymous callers with 401.
-PUBLIC = {"regions"}
+PUBLIC = {"regions", "catalog_list", "catalog_product", "catalog_shop", "trace", "trace_qr"}
 
 
 def _expected(route: str, role: str) -> int:
@@ -227,6 +331,12 @@ def test_every_api_route_is_in_the_matrix(app):
         (
             method,
             path.split("?")[0]
+            .replace("{S2}", "<int:shop_id>")
+            .replace("{P}", "<int:product_id>")
+            .replace("{D}", "<int:product_id>")
+            .replace("{L}", "<int:product_id>")
+            .replace("{K}", "<int:sku_id>")
+            .replace("{T}", "<trace_code>")
             .replace("{H}", "<int:household_id>")
             .replace("{S}", "<int:shop_id>")
             .replace("{C}", "<int:consent_id>"),
