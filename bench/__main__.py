@@ -12,8 +12,11 @@ ENDPOINTS = [
 
 
 def main() -> None:
-    clients, seconds = http_load.CLIENTS, http_load.SECONDS
-    print(f"HTTP throughput under gunicorn ({clients} clients, {seconds:.0f} s each)")
+    clients, seconds, rounds = http_load.CLIENTS, http_load.SECONDS, http_load.ROUNDS
+    print(
+        f"HTTP throughput under gunicorn ({clients} client processes, {rounds} rounds of "
+        f"{seconds:.0f} s per endpoint; medians)"
+    )
     print(f"{'endpoint':28} {'req/s':>8} {'ratio':>6} {'errors':>6}")
     for row in http_load.run(ENDPOINTS):
         print(f"{row['endpoint']:28} {row['rps']:8.0f} {row['ratio']:6.2f} {row['errors']:6d}")

@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 
 
@@ -30,31 +32,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _hammer(port: int, path: str, headers: dict, seconds: float) -> tuple[int, int]:
-    done, errors = 0, 0
-    lock = threading.Lock()
+def _client(args: tuple[int, str, dict, float]) -> tuple[int, int]:
+    """One keep-alive client, in its own process so the load generator has no GIL to share."""
+    port, path, headers, seconds = args
+    ok = bad = 0
     deadline = time.monotonic() + seconds
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    while time.monotonic() < deadline:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status == 200:
+            ok += 1
+        else:
+            bad += 1
+    conn.close()
+    return ok, bad
 
-    def worker() -> None:
-        nonlocal done, errors
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        ok = bad = 0
-        while time.monotonic() < deadline:
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            ok, bad = (ok + 1, bad) if response.status == 200 else (ok, bad + 1)
-        conn.close()
-        with lock:
-            done += ok
-            errors += bad
 
-    threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return done, errors
+def _hammer(pool, port: int, path: str, headers: dict, seconds: float) -> tuple[int, int]:
+    results = pool.map(_client, [(port, path, headers, seconds)] * CLIENTS)
+    return sum(r[0] for r in results), sum(r[1] for r in results)
 
 
 def _login(port: int) -> dict:
@@ -92,6 +90,8 @@ def run(endpoints: list[tuple[str, str, bool]]) -> list[dict]:
                 f"127.0.0.1:{port}",
                 "--access-logfile",
                 "/dev/null",
+                "--max-requests",  # no worker restarts in the middle of a measurement
+                "0",
                 "bench.app_under_test:app",
             ],
             cwd=ROOT,
@@ -102,20 +102,34 @@ def run(endpoints: list[tuple[str, str, bool]]) -> list[dict]:
         try:
             _wait_ready(port)
             auth = _login(port)
-            rows = []
-            for label, path, needs_login in [
-                ("bare constant JSON", "/bench/constant", False),
-                *endpoints,
-            ]:
-                _hammer(port, path, auth if needs_login else {}, 0.5)  # warm up
-                done, errors = _hammer(port, path, auth if needs_login else {}, SECONDS)
-                rows.append(
-                    {"endpoint": label, "path": path, "rps": done / SECONDS, "errors": errors}
-                )
-            base = rows[0]["rps"]
-            for row in rows:
-                row["ratio"] = row["rps"] / base if base else 0.0
-            return rows
+            targets = [("bare constant JSON", "/bench/constant", False), *endpoints]
+            ratios = {label: [] for label, _, _ in targets}
+            rates = {label: [] for label, _, _ in targets}
+            errors = dict.fromkeys(ratios, 0)
+            with multiprocessing.Pool(CLIENTS) as pool:
+                for _label, path, needs_login in targets:  # warm every code path first
+                    _hammer(pool, port, path, auth if needs_login else {}, 0.5)
+                # Rounds interleave the endpoints, and each ratio is taken against the baseline
+                # of its own round, so a slow spell of the machine hits both sides alike.
+                for _ in range(ROUNDS):
+                    base = None
+                    for label, path, needs_login in targets:
+                        done, bad = _hammer(pool, port, path, auth if needs_login else {}, SECONDS)
+                        rate = done / SECONDS
+                        base = base or rate
+                        rates[label].append(rate)
+                        ratios[label].append(rate / base if base else 0.0)
+                        errors[label] += bad
+            return [
+                {
+                    "endpoint": label,
+                    "path": path,
+                    "rps": statistics.median(rates[label]),
+                    "ratio": statistics.median(ratios[label]),
+                    "errors": errors[label],
+                }
+                for label, path, _ in targets
+            ]
         finally:
             server.terminate()
             server.wait(timeout=20)
