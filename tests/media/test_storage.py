@@ -142,8 +142,8 @@ def test_s3_url(s3: S3Storage, seaweedfs: str) -> None:
     with urllib.request.urlopen(url, timeout=5) as resp:
         assert resp.read() == b"webp-bytes"
         assert resp.headers["Content-Type"] == "image/webp"
-    cdn = S3Storage(bucket="b", endpoint_url=seaweedfs, public_base_url="https://cdn.example/m/")
-    assert cdn.url(KEY) == f"https://cdn.example/m/{KEY}"
+    public = S3Storage(bucket="b", endpoint_url=seaweedfs, public_base_url="https://img.example/m/")
+    assert public.url(KEY) == f"https://img.example/m/{KEY}"
 
 
 def test_s3_ensure_bucket_twice(s3: S3Storage) -> None:

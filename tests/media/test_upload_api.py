@@ -396,12 +396,12 @@ def test_s3_upload_stores_every_variant_in_the_bucket(app, client, farmer, seawe
 
 def test_s3_public_base_url(app, farmer, seaweedfs, monkeypatch):
     _use_s3(app, monkeypatch, seaweedfs, "media")
-    monkeypatch.setitem(app.config, "S3_PUBLIC_BASE_URL", "https://cdn.example.cn/m")
+    monkeypatch.setitem(app.config, "S3_PUBLIC_BASE_URL", "https://img.example.cn/m")
     with app.app_context():
         row = Media(
             variants=[{"width": 1, "height": 1, "format": "webp", "key": "img/ab/c/1.webp"}]
         )
-        assert media_service.media_urls(row)[0]["url"] == "https://cdn.example.cn/m/img/ab/c/1.webp"
+        assert media_service.media_urls(row)[0]["url"] == "https://img.example.cn/m/img/ab/c/1.webp"
 
 
 def _closed_port() -> int:
@@ -479,7 +479,7 @@ def test_media_route_is_off_in_production(app, client, farmer, monkeypatch):
     [
         ("/media", "/media/<path:key>"),
         ("http://192.168.1.5:8000/photos/", "/photos/<path:key>"),
-        ("https://cdn.example.cn", None),
+        ("https://img.example.cn", None),
     ],
 )
 def test_media_route_follows_media_base_url(tmp_path, base_url, rule):
@@ -558,7 +558,7 @@ def test_media_settings_from_env(tmp_path):
         "S3_REGION": "ap-guangzhou",
         "S3_ACCESS_KEY_ID": "AK",
         "S3_SECRET_ACCESS_KEY": "SK",
-        "S3_PUBLIC_BASE_URL": "https://cdn.example.cn/",
+        "S3_PUBLIC_BASE_URL": "https://img.example.cn/",
         "MEDIA_UPLOAD_RATE_LIMIT": "10 per minute",
     }
     cfg = Config.from_env(env)
@@ -567,5 +567,5 @@ def test_media_settings_from_env(tmp_path):
         "AK",
         "SK",
     )
-    assert cfg.S3_PUBLIC_BASE_URL == "https://cdn.example.cn"
+    assert cfg.S3_PUBLIC_BASE_URL == "https://img.example.cn"
     assert cfg.MEDIA_UPLOAD_RATE_LIMIT == "10 per minute"
