@@ -19,6 +19,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Ids are PostgreSQL ``integer`` columns: a larger number can name no row, and must not reach
+# the database (SQLite raises OverflowError past 2**63, PostgreSQL a DataError past 2**31).
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

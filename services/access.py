@@ -82,6 +82,11 @@ def act_for(user: User, household: Household | None, purpose: ConsentPurpose) ->
     raise PermissionDenied()
 
 
+def require_staff_for(user: User, household: Household) -> None:
+    """County staff act on a household's objects only in its county (see require_staff_of)."""
+    require_staff_of(user, household.county_code, visible=can_view_household(user, household))
+
+
 def require_staff_of(user: User, county_code: str, *, visible: bool = True) -> None:
     """County staff act only in their own county; others learn nothing about the object."""
     if is_staff_of(user, county_code):

@@ -221,7 +221,7 @@ def grant_role(
 
 
 _SCOPE_RULES = {
-    # role: (allowed region level, needs household, needs unit, needs station)
+    # role: the level of region its scope names
     Role.COUNTY_STAFF: RegionLevel.COUNTY,
     Role.HELPER: RegionLevel.VILLAGE,
 }

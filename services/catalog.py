@@ -15,11 +15,10 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 
 from models import Household, Media, Product, Region, Shop, Sku, db
+from models.base import MAX_ID
 from models.enums import Category, ProductStatus, RegionLevel, ShopStatus
 from services.errors import InvalidInput, NotFound
 from services.regions import check_code_format
-
-MAX_ID = 2**31 - 1
 
 # Significant digits of a code at each level: 34 (安徽), 3403 (蚌埠), 340323 (固镇) ...
 _PREFIX_LENGTH = {

@@ -113,9 +113,7 @@ def review_shop(actor: User, shop_id: int, *, action: str, reason: str = "") -> 
     shop = db.session.get(Shop, shop_id)
     if shop is None:
         raise NotFound()
-    access.require_staff_of(
-        actor, shop.county_code, visible=access.can_view_household(actor, shop.household)
-    )
+    access.require_staff_for(actor, shop.household)
     _transition(shop, action)
     shop.status_reason = reason
     shop.reviewed_by_id = actor.id

@@ -1,7 +1,7 @@
 from marshmallow import Schema, fields, validate
 
 from api.schemas.common import InputSchema, text
-from api.schemas.products import PhotoOut
+from api.schemas.products import LiveContentOut
 from models.enums import Category
 
 REGION_CODE = r"^([0-9]{6}|[0-9]{12})$"
@@ -41,16 +41,11 @@ class ShopRefOut(Schema):
     name = fields.String(required=True)
 
 
-class PublicProductOut(Schema):
+class PublicProductOut(LiveContentOut):
+    """Approved content only (the draft never appears here), the household's name masked."""
+
     id = fields.Integer(required=True)
-    title = fields.String(required=True)
     category = fields.Enum(Category, by_value=True, required=True)
-    description = fields.String(required=True)
-    story = fields.String(required=True)
-    unit = fields.String(required=True)
-    harvest_date = fields.Date(allow_none=True)
-    presale_ship_date = fields.Date(allow_none=True)
-    photos = fields.List(fields.Nested(PhotoOut), required=True)
     skus = fields.List(fields.Nested(PublicSkuOut), required=True)
     household_name = fields.String(required=True, metadata={"description": "masked: 李**"})
     village = fields.Nested(PlaceOut, required=True)

@@ -9,11 +9,8 @@ import re
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from models.base import MAX_ID
 from services.pii import BLANKS
-
-# Ids are PostgreSQL ``integer`` columns: a larger number can name no row, and must not reach
-# the database (SQLite raises OverflowError past 2**63, PostgreSQL a DataError past 2**31).
-MAX_ID = 2**31 - 1
 
 # Characters no text column can hold: U+0000 (PostgreSQL refuses it in text and jsonb) and
 # lone surrogates (JSON can escape them, UTF-8 cannot encode them). The spec's patterns name
