@@ -71,6 +71,9 @@ class Config:
     # Send listings through WeChat's msgSecCheck before they reach the county's queue.
     WECHAT_CONTENT_CHECK: bool = False
     REDIS_URL: str = ""
+    # Seconds a public feed page is served from memory (and may be cached by proxies and
+    # phones); 0 reads the database for every request. See api/feed_cache.py.
+    CATALOG_CACHE_SECONDS: int = 5
     # How many proxies in front of the app set X-Forwarded-*; 0 trusts none (no spoofed
     # addresses slipping past the login rate limit when nothing sits in front).
     PROXY_FIX_HOPS: int = 0
@@ -134,6 +137,7 @@ class Config:
             BANNED_WORDS=env.get("BANNED_WORDS", ""),
             WECHAT_CONTENT_CHECK=_bool(env.get("WECHAT_CONTENT_CHECK"), False),
             REDIS_URL=redis_url,
+            CATALOG_CACHE_SECONDS=_int(env, "CATALOG_CACHE_SECONDS", 5),
             PROXY_FIX_HOPS=_int(env, "PROXY_FIX_HOPS", 0),
             RATELIMIT_ENABLED=_bool(env.get("RATELIMIT_ENABLED"), True),
             RATELIMIT_STORAGE_URI=redis_url or "memory://",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from models import Product, Shop
 from services import pii
 from services import products as products_service
-from services.media import load_media, media_urls, storage
+from services.media import load_media, media_urls
 
 LOW_STOCK = 5
 
@@ -111,29 +111,28 @@ def present_public_shop(shop: Shop, products: list[Product], media: dict) -> dic
     }
 
 
-def _cover(media_ids: list[int] | None, media: dict) -> dict | None:
-    first = media.get(media_ids[0]) if media_ids else None
-    if first is None:
+def _cover(variants: list[dict] | None, store) -> dict | None:
+    if not variants:
         return None
-    smallest = min(v["width"] for v in first.variants)
-    store = storage()
-    urls = {v["format"]: store.url(v["key"]) for v in first.variants if v["width"] == smallest}
+    smallest = min(v["width"] for v in variants)
+    urls = {v["format"]: store.url(v["key"]) for v in variants if v["width"] == smallest}
     return {"webp": urls.get("webp", ""), "jpeg": urls.get("jpeg", "")}
 
 
-def present_catalog_item(card, media: dict) -> dict:
-    """A feed card from one row of ``services.catalog.CARD_COLUMNS``."""
+def present_catalog_item(card, store) -> dict:
+    """A feed card from one row of ``services.catalog.CARD_COLUMNS``, in JSON types already
+    (the feed skips marshmallow; ``CatalogItemOut`` documents the same shape)."""
     return {
         "id": card.id,
         "title": card.title,
-        "category": card.category,
+        "category": card.category.value,
         "unit": card.unit,
-        "cover": _cover(card.media_ids, media),
+        "cover": _cover(card.cover_variants, store),
         "price_from_fen": card.price_from_fen,
         "sold_out": card.stock_total <= 0,
         "household_name": pii.mask_name(card.head_name),
         "village": {"code": card.village_code, "name": card.village_name},
         "shop": {"id": card.shop_id, "name": card.shop_name},
-        "listed_at": card.listed_at,
+        "listed_at": card.listed_at and card.listed_at.isoformat(),
         "sales_count": card.sales_count,
     }

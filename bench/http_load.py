@@ -1,7 +1,8 @@
 """Endpoint throughput under gunicorn, as ratios to a bare constant-JSON endpoint.
 
 Starts gunicorn on a free loopback port with a throwaway SQLite database and the demo data,
-then drives each endpoint with keep-alive connections from a few threads for a fixed time.
+then drives each endpoint with keep-alive connections from a few client processes for a fixed
+time.
 Traffic goes to 127.0.0.1 only; every loop is bounded in time.
 """
 
@@ -67,15 +68,20 @@ def _login(port: int) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def run(endpoints: list[tuple[str, str, bool]]) -> list[dict]:
-    """endpoints: (label, path, needs_login). Returns one row per endpoint, baseline first."""
+def run(endpoints: list[tuple[str, str, bool]], settings: dict | None = None) -> list[dict]:
+    """endpoints: (label, path, needs_login); settings: extra environment of the server.
+    Returns one row per endpoint, baseline first."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = os.environ | {
-            "INSTANCE_PATH": tmp,
-            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-            "FLASK_APP": "bench.app_under_test:app",
-            "LOGIN_RATE_LIMIT": "100000 per minute",
-        }
+        env = (
+            os.environ
+            | (settings or {})
+            | {
+                "INSTANCE_PATH": tmp,
+                "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+                "FLASK_APP": "bench.app_under_test:app",
+                "LOGIN_RATE_LIMIT": "100000 per minute",
+            }
+        )
         for step in (["db", "upgrade"], ["seed-demo"], ["bench-seed"]):
             subprocess.run(
                 [BIN / "flask", *step], cwd=ROOT, env=env, check=True, capture_output=True

@@ -48,6 +48,9 @@ class Product(TimestampMixin, db.Model):
     harvest_date: Mapped[date | None]
     presale_ship_date: Mapped[date | None]
     media_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # The first live photo, kept beside the list so a feed page joins its cover in the same
+    # statement instead of reading the JSON list and looking the photo up afterwards.
+    cover_media_id: Mapped[int | None] = mapped_column(ForeignKey("media.id"))
     trace_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     listed_at: Mapped[datetime | None]
     # When the draft now waiting for review was submitted: the queue is oldest first.

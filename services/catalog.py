@@ -1,18 +1,20 @@
 """The public catalog: listed products of approved shops, and the trace record of a code.
 
-The list runs a fixed number of statements whatever the page size: one for the page of cards
-(shop, household, village and SKU figures joined in), one for the cover photos.
+The list runs one statement whatever the page size (shop, household, village, cover photo and
+SKU figures joined in), plus one look-up of the region filter when there is one.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.orm import aliased
 
 from models import Household, Media, Product, Region, Shop, Sku, db
 from models.base import MAX_ID
@@ -34,7 +36,6 @@ SORTS = ("newest", "best_selling")
 @dataclass
 class Page:
     items: list  # rows of CARD_COLUMNS
-    media: dict[int, Media]
     next_cursor: str | None
 
 
@@ -47,14 +48,14 @@ def _public():
 
 
 # One row per feed card: the product's card fields, its shop and village, the household's
-# name, and the SKU figures the card shows, computed by the database.
+# name, the cover photo's variants and the SKU figures the card shows, computed by the database.
 _ACTIVE_SKUS = (Sku.product_id == Product.id) & Sku.is_active
+_Cover = aliased(Media, name="cover")
 CARD_COLUMNS = (
     Product.id,
     Product.title,
     Product.category,
     Product.unit,
-    Product.media_ids,
     Product.listed_at,
     Product.sales_count,
     Shop.id.label("shop_id"),
@@ -62,11 +63,21 @@ CARD_COLUMNS = (
     Household.head_name,
     Region.code.label("village_code"),
     Region.name.label("village_name"),
+    _Cover.variants.label("cover_variants"),
     select(func.min(Sku.price_fen)).where(_ACTIVE_SKUS).scalar_subquery().label("price_from_fen"),
     select(func.coalesce(func.sum(Sku.stock), 0))
     .where(_ACTIVE_SKUS)
     .scalar_subquery()
     .label("stock_total"),
+)
+# Built once: every page adds its filters to a copy of this statement.
+_FEED = (
+    select(*CARD_COLUMNS)
+    .join(Shop, Shop.id == Product.shop_id)
+    .join(Household, Household.id == Product.household_id)
+    .join(Region, Region.code == Product.village_code)
+    .outerjoin(_Cover, _Cover.id == Product.cover_media_id)
+    .where(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
 )
 
 
@@ -79,40 +90,58 @@ def list_products(
     cursor: str | None = None,
     limit: int = 20,
 ) -> Page:
-    """Feed cards, read as plain rows: no ORM objects to build for a page nobody edits."""
-    query = (
-        select(*CARD_COLUMNS)
-        .join(Shop, Shop.id == Product.shop_id)
-        .join(Household, Household.id == Product.household_id)
-        .join(Region, Region.code == Product.village_code)
-        .where(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
-    )
+    """Feed cards, read as plain rows in one statement: no ORM objects to build for a page
+    nobody edits."""
+    params: dict = {"limit": limit + 1}
     if region:
-        query = query.where(
-            Product.village_code.startswith(_region_prefix(region), autoescape=True)
-        )
+        params["region_prefix"] = _region_prefix(region)
     if category:
-        query = query.where(Product.category == category)
-    if q and q.strip():
-        term = q.strip()
+        params["category"] = category
+    term = (q or "").strip()
+    if term:
+        params["term"] = f"%{_escape_like(term)}%"
+    if cursor:
+        params["after_value"], params["after_id"] = _decode_cursor(cursor, sort)
+    statement = _feed_statement(sort, frozenset(params))
+    rows = db.session.execute(statement, params).all()
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = _encode_cursor(items[-1], sort) if more and items else None
+    return Page(items, next_cursor)
+
+
+@functools.lru_cache(maxsize=64)
+def _feed_statement(sort: str, filters: frozenset[str]):
+    """The feed statement for one combination of filters, built once with bound parameters:
+    building a statement costs more than SQLite takes to run it."""
+    query = _FEED
+    if "region_prefix" in filters:
+        query = query.where(Product.village_code.startswith(bindparam("region_prefix")))
+    if "category" in filters:
+        query = query.where(Product.category == bindparam("category"))
+    if "term" in filters:
         query = query.where(
             or_(
-                Product.title.contains(term, autoescape=True),
-                Product.story.contains(term, autoescape=True),
+                Product.title.like(bindparam("term"), escape=_LIKE_ESCAPE),
+                Product.story.like(bindparam("term"), escape=_LIKE_ESCAPE),
             )
         )
     key_column = Product.listed_at if sort == "newest" else Product.sales_count
-    if cursor:
-        value, last_id = _decode_cursor(cursor, sort)
+    if "after_id" in filters:
+        after = bindparam("after_value")
         query = query.where(
-            or_(key_column < value, and_(key_column == value, Product.id < last_id))
+            or_(key_column < after, and_(key_column == after, Product.id < bindparam("after_id")))
         )
-    query = query.order_by(key_column.desc(), Product.id.desc()).limit(limit + 1)
-    rows = db.session.execute(query).all()
-    items, more = rows[:limit], len(rows) > limit
-    next_cursor = _encode_cursor(items[-1], sort) if more and items else None
-    covers = {row.media_ids[0] for row in items if row.media_ids}
-    return Page(items, _load_variants(covers), next_cursor)
+    return query.order_by(key_column.desc(), Product.id.desc()).limit(bindparam("limit"))
+
+
+_LIKE_ESCAPE = "/"
+
+
+def _escape_like(term: str) -> str:
+    """A keyword is matched literally: '%' and '_' typed by a shopper are not wildcards."""
+    for char in (_LIKE_ESCAPE, "%", "_"):
+        term = term.replace(char, _LIKE_ESCAPE + char)
+    return term
 
 
 def get_product(product_id: int) -> tuple[Product, dict[int, Media]]:
@@ -149,14 +178,6 @@ def load_photos(products: list[Product]) -> dict[int, Media]:
     return _load_media({media_id for p in products for media_id in p.media_ids or []})
 
 
-def _load_variants(ids: set[int]) -> dict:
-    """id → a row with ``variants``: what a card's cover needs, without building ORM objects."""
-    if not ids:
-        return {}
-    query = select(Media.id, Media.variants).where(Media.id.in_(ids))
-    return {row.id: row for row in db.session.execute(query)}
-
-
 def _load_media(ids: set[int]) -> dict[int, Media]:
     if not ids:
         return {}
@@ -165,12 +186,28 @@ def _load_media(ids: set[int]) -> dict[int, Media]:
 
 def _region_prefix(code: str) -> str:
     check_code_format(code, "region")
-    region = db.session.get(Region, code)
-    if region is None:
+    prefix = _known_region_prefix(code)
+    if prefix is None:
         raise InvalidInput(
             "地区代码不存在", code="invalid_region_code", errors={"region": ["未知地区"]}
         )
+    return prefix
+
+
+@functools.lru_cache(maxsize=4096)
+def _known_region_prefix_cached(code: str) -> str:
+    region = db.session.get(Region, code)
+    if region is None:
+        raise LookupError(code)  # not cached: a code imported later is found then
     return code[: _PREFIX_LENGTH[region.level]]
+
+
+def _known_region_prefix(code: str) -> str | None:
+    """A code's level never changes once it exists (GB/T 2260), so known codes are kept."""
+    try:
+        return _known_region_prefix_cached(code)
+    except LookupError:
+        return None
 
 
 def _small_int(value, low: int = 1) -> bool:

@@ -302,6 +302,7 @@ def _publish_draft(product: Product) -> None:
     product.harvest_date = _date(draft.get("harvest_date"))
     product.presale_ship_date = _date(draft.get("presale_ship_date"))
     product.media_ids = list(draft["media_ids"])
+    product.cover_media_id = product.media_ids[0]
     existing = {sku.id: sku for sku in product.skus}
     published = []
     for spec in draft["skus"]:

@@ -51,6 +51,9 @@ def app(tmp_path_factory, fake_wechat_server):
             "DEV_LOGIN_ENABLED": True,
             "PASSWORD_HASH_CHEAP": True,
             "MEDIA_ROOT": str(instance / "media"),
+            # Tests read the feed right after changing listings; tests/api/test_feed_cache.py
+            # switches the cache on where it is the subject.
+            "CATALOG_CACHE_SECONDS": 0,
         }
     )
     with app.app_context():

@@ -203,3 +203,22 @@ class Catalog:
         farmer = self.world.farmer(household)
         shop = self.world.shop(household, by=farmer, approve_by=staff)
         return shop, farmer, staff
+
+
+def statements_during(app, call):
+    """(number of SQL statements the call ran, what it returned)."""
+    from sqlalchemy import event
+
+    count = []
+
+    def record(*_args):
+        count.append(1)
+
+    with app.app_context():
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            result = call()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+    return len(count), result

@@ -1,9 +1,10 @@
 """The public catalog and trace codes (no login needed)."""
 
-from flask import Response
+from flask import Response, current_app
 
 from api.auth import documents
 from api.blueprint import Blueprint
+from api.feed_cache import cached_page
 from api.product_presenters import (
     present_catalog_item,
     present_public_product,
@@ -18,6 +19,7 @@ from api.schemas.catalog import (
     TraceOut,
 )
 from services import catalog, trace_labels
+from services.media import storage
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="公开商品目录与溯源")
 
@@ -28,11 +30,21 @@ blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="公开�
 def list_products(args):
     """Listed products of approved shops: filter by region, category, keyword; newest or
     best-selling first; cursor pagination."""
+    body, headers = cached_page(args, lambda: _encode_feed_page(args))
+    return Response(body, mimetype="application/json", headers=headers)
+
+
+def _encode_feed_page(args: dict) -> bytes:
     page = catalog.list_products(**args)
-    return {
-        "items": [present_catalog_item(p, page.media) for p in page.items],
+    store = storage()
+    # Cards come out of the presenter in JSON types already: skipping the schema's dump halves
+    # the cost of a page (``CatalogPageOut`` still documents the shape, and tests hold the two
+    # together).
+    body = {
+        "items": [present_catalog_item(card, store) for card in page.items],
         "next_cursor": page.next_cursor,
     }
+    return current_app.json.dumps(body).encode()
 
 
 @blp.route("/catalog/products/<int:product_id>")

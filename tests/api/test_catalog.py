@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import segno
-from sqlalchemy import event
 
 from models import Product, Shop, db
 from tests.api.test_errors import assert_error
-from tests.factories import SANGZHI_VILLAGE, VILLAGE_B
+from tests.factories import SANGZHI_VILLAGE, VILLAGE_B, statements_during
 
 API = "/api/v1/catalog/products"
 
@@ -66,6 +65,8 @@ def test_filters_by_region_prefix_category_and_keyword(client, catalog):
     assert titles(client.get(API, query_string={"q": "石磨"})) == ["芝麻香油"]  # in the story
     assert titles(client.get(API, query_string={"q": "鸡蛋"})) == ["土鸡蛋"]
     assert titles(client.get(API, query_string={"q": "%"})) == []  # wildcards are literal
+    assert titles(client.get(API, query_string={"q": "_"})) == []
+    assert titles(client.get(API, query_string={"q": "/"})) == []  # the escape character too
     assert_error(client.get(API, query_string={"region": "999999"}), 422, "invalid_region_code")
     assert_error(client.get(API, query_string={"region": "34-0000"}), 422)
     assert_error(client.get(API, query_string={"category": "电器"}), 422)
@@ -111,22 +112,50 @@ def test_list_runs_a_constant_number_of_statements(client, catalog, app):
         catalog.listed(shop, farmer, staff, title=f"产品{i}")
 
     def count_statements(limit: int) -> int:
-        statements = []
-        with app.app_context():
-            engine = db.engine
-
-            def record(*_args):
-                statements.append(1)
-
-            event.listen(engine, "before_cursor_execute", record)
-            try:
-                response = client.get(API, query_string={"limit": limit})
-            finally:
-                event.remove(engine, "before_cursor_execute", record)
+        count, response = statements_during(
+            app, lambda: client.get(API, query_string={"limit": limit})
+        )
         assert len(response.json["items"]) == limit
-        return len(statements)
+        return count
 
-    assert count_statements(5) == count_statements(50)
+    assert count_statements(5) == count_statements(50) == 1
+
+
+def test_filters_and_cursor_together(client, catalog):
+    """Each combination of filters is its own prepared statement: walk one with a cursor."""
+    shop_a, farmer_a, staff_a = catalog.open_shop()
+    shop_b, farmer_b, staff_b = catalog.open_shop(village=SANGZHI_VILLAGE)
+    wanted = [
+        catalog.listed(shop_a, farmer_a, staff_a, title=f"香油{i}", category="粮油")
+        for i in range(5)
+    ]
+    catalog.listed(shop_a, farmer_a, staff_a, title="香油礼盒", category="其他")
+    catalog.listed(shop_b, farmer_b, staff_b, title="香油", category="粮油")
+    query = {"region": "340323", "category": "粮油", "q": "香油", "limit": 2}
+    seen, cursor = [], None
+    while True:
+        body = client.get(API, query_string=query | ({"cursor": cursor} if cursor else {})).json
+        seen += [item["id"] for item in body["items"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    assert seen == sorted(wanted, reverse=True)
+
+
+def test_feed_cards_match_the_documented_schema(client, catalog):
+    """The feed is encoded without marshmallow; the schema in the spec must still describe it."""
+    from api.schemas.catalog import CatalogPageOut
+
+    shop, farmer, staff = catalog.open_shop()
+    product_id = catalog.listed(shop, farmer, staff, title="小磨香油")
+    body = client.get(API, query_string={"limit": 1}).json
+    assert CatalogPageOut().validate(body) == {}
+    card = body["items"][0]
+    assert set(card) == set(CatalogPageOut().fields["items"].inner.schema.fields)
+    detail = client.get(f"{API}/{product_id}").json
+    assert card["listed_at"] == detail["listed_at"]
+    cover = detail["photos"][0]["variants"]
+    assert card["cover"]["webp"] in {v["url"] for v in cover if v["width"] == 240}
+    assert card["price_from_fen"] == min(sku["price_fen"] for sku in detail["skus"])
 
 
 def test_shop_page(client, catalog):

@@ -8,6 +8,14 @@ def test_local_defaults_work_without_env(tmp_path):
     assert f"sqlite:///{tmp_path}/nongjia.db" == cfg.SQLALCHEMY_DATABASE_URI
     assert cfg.DEV_LOGIN_ENABLED is True
     assert cfg.RATELIMIT_STORAGE_URI == "memory://"
+    assert cfg.CATALOG_CACHE_SECONDS == 5
+
+
+def test_feed_cache_lifetime_from_env(tmp_path):
+    cfg = Config.from_env({"CATALOG_CACHE_SECONDS": "0"}, instance_path=str(tmp_path))
+    assert cfg.CATALOG_CACHE_SECONDS == 0
+    with pytest.raises(ValueError):
+        Config.from_env({"CATALOG_CACHE_SECONDS": "five"}, instance_path=str(tmp_path))
 
 
 def test_production_refuses_to_start_without_secrets():
