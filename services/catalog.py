@@ -1,7 +1,8 @@
 """The public catalog: listed products of approved shops, and the trace record of a code.
 
 The list runs one statement whatever the page size (shop, household, village, cover photo and
-SKU figures joined in), plus one look-up of the region filter when there is one.
+SKU figures joined in), plus a look-up of a region filter's level the first time the process
+sees that code.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ CARD_COLUMNS = (
     .scalar_subquery()
     .label("stock_total"),
 )
-# Built once: every page adds its filters to a copy of this statement.
+# What every feed statement starts from; ``_feed_statement`` adds the filters.
 _FEED = (
     select(*CARD_COLUMNS)
     .join(Shop, Shop.id == Product.shop_id)
