@@ -25,6 +25,9 @@ from flask import current_app
 _EXTENSION_KEY = "nongjia.feed_cache"
 # Encoded bytes per worker: a 50-card page is about 25 kB, so this holds hundreds of pages.
 MAX_BYTES = 16 * 1024 * 1024
+# What an entry costs beyond its body (key tuple, timestamps, the cache's own links): counted,
+# so a stream of one-off keyword searches cannot grow a worker far past MAX_BYTES.
+ENTRY_OVERHEAD = 512
 
 
 class PageCache:
@@ -32,24 +35,29 @@ class PageCache:
         self, seconds: int, max_bytes: int = MAX_BYTES, timer: Callable[[], float] = time.monotonic
     ) -> None:
         self.seconds = seconds
-        self._pages: TTLCache = TTLCache(maxsize=max_bytes, ttl=seconds, timer=timer, getsizeof=len)
+        self._timer = timer
+        self._pages: TTLCache = TTLCache(
+            maxsize=max_bytes, ttl=seconds, timer=timer, getsizeof=_entry_size
+        )
         # cachetools' caches are not thread-safe, and gunicorn's gthread workers are threaded.
         self._lock = threading.Lock()
 
-    def get_or_build(self, key: tuple, build: Callable[[], bytes]) -> bytes:
+    def get_or_build(self, key: tuple, build: Callable[[], bytes]) -> tuple[bytes, int]:
+        """The page and how many more whole seconds it stays fresh."""
         with self._lock:
-            body = self._pages.get(key)
-        if body is None:
+            entry = self._pages.get(key)
+        if entry is None:
             # Built outside the lock: a slow query must not hold up pages already cached.
-            body = build()
-            if len(body) <= self._pages.maxsize:
+            entry = (self._timer(), build())
+            if _entry_size(entry) <= self._pages.maxsize:
                 with self._lock:
-                    self._pages[key] = body
-        return body
+                    self._pages[key] = entry
+        built_at, body = entry
+        return body, max(0, int(self.seconds - (self._timer() - built_at)))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()
+
+def _entry_size(entry: tuple[float, bytes]) -> int:
+    return len(entry[1]) + ENTRY_OVERHEAD
 
 
 def page_key(args: dict) -> tuple:
@@ -80,5 +88,7 @@ def cached_page(args: dict, build: Callable[[], bytes]) -> tuple[bytes, dict]:
     cache = feed_cache()
     if cache is None:
         return build(), {"Cache-Control": "no-cache"}
-    body = cache.get_or_build(page_key(args), build)
-    return body, {"Cache-Control": f"public, max-age={cache.seconds}"}
+    body, fresh_for = cache.get_or_build(page_key(args), build)
+    # What is left of the page's life, not all of it: a proxy or phone keeping it on top of
+    # this worker would otherwise double the lag the feed promises.
+    return body, {"Cache-Control": f"public, max-age={fresh_for}"}

@@ -9,6 +9,8 @@ ENDPOINTS = [
     ("GET /me (token lookup)", "/api/v1/me", True),
     ("GET /me/shops", "/api/v1/me/shops", True),
 ]
+# Set either way, so a value in the caller's shell cannot mislabel a table.
+SHIPPED = {"CATALOG_CACHE_SECONDS": "5"}
 # The same feed with its page cache off: what every cache miss costs.
 UNCACHED = {"CATALOG_CACHE_SECONDS": "0"}
 UNCACHED_ENDPOINTS = ENDPOINTS[:2]
@@ -20,7 +22,7 @@ def main() -> None:
         f"HTTP throughput under gunicorn ({clients} client processes, {rounds} rounds of "
         f"{seconds:.0f} s per endpoint; medians)"
     )
-    _table("shipped settings (feed pages cached 5 s)", http_load.run(ENDPOINTS))
+    _table("shipped settings (feed pages cached 5 s)", http_load.run(ENDPOINTS, SHIPPED))
     _table("feed page cache off", http_load.run(UNCACHED_ENDPOINTS, UNCACHED))
     image_pipeline.main()
 

@@ -1,3 +1,4 @@
+import contextlib
 import logging
 from logging.config import fileConfig
 
@@ -90,31 +91,52 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        sqlite = connection.dialect.name == "sqlite"
-        if sqlite:
-            # Batch migrations rebuild a SQLite table (copy, drop, rename); with foreign keys
-            # enforced, dropping a table that others reference fails once it has rows. SQLite
-            # ignores this pragma inside a transaction, so it is set (and committed) first, and
-            # every reference is checked before the migration commits.
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        try:
+        if connection.dialect.name == "sqlite":
+            with _sqlite_migration(connection):
+                context.configure(
+                    connection=connection,
+                    target_metadata=get_metadata(),
+                    transactional_ddl=True,
+                    **conf_args,
+                )
+                with context.begin_transaction():
+                    connection.exec_driver_sql("BEGIN")
+                    context.run_migrations()
+                    _check_foreign_keys(connection)
+        else:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
             with context.begin_transaction():
                 context.run_migrations()
-                if sqlite:
-                    _check_foreign_keys(connection)
-        finally:
-            if sqlite:
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
-                connection.commit()
+
+
+@contextlib.contextmanager
+def _sqlite_migration(connection):
+    """All of an upgrade in one SQLite transaction, with foreign keys checked at its end.
+
+    Batch migrations rebuild a SQLite table (copy, drop, rename); with foreign keys enforced,
+    dropping a table others reference fails once it has rows, so enforcement is off while they
+    run (SQLite ignores that pragma inside a transaction: it is set first) and every reference
+    is checked before the commit. SQLite can roll DDL back, but Python's driver opens
+    transactions only before INSERT/UPDATE/DELETE and would commit the rest as it goes; with
+    its own transaction handling off, the BEGIN above makes a failed upgrade leave nothing.
+    """
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    driver = connection.connection.dbapi_connection
+    isolation_level = driver.isolation_level
+    driver.isolation_level = None
+    try:
+        yield
+    finally:
+        driver.isolation_level = isolation_level
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
 
 
 def _check_foreign_keys(connection):
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
-        raise RuntimeError(f"migration left rows with dangling references: {broken[:5]}")
+        raise RuntimeError(f"rows with dangling references, nothing migrated: {broken[:5]}")
 
 
 if context.is_offline_mode():

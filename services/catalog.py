@@ -12,9 +12,9 @@ import binascii
 import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from models import Household, Media, Product, Region, Shop, Sku, db
@@ -132,7 +132,9 @@ def _feed_statement(sort: str, filters: frozenset[str]):
         query = query.where(
             or_(key_column < after, and_(key_column == after, Product.id < bindparam("after_id")))
         )
-    return query.order_by(key_column.desc(), Product.id.desc()).limit(bindparam("limit"))
+    return query.order_by(key_column.desc(), Product.id.desc()).limit(
+        bindparam("limit", type_=Integer)
+    )
 
 
 _LIKE_ESCAPE = "/"
@@ -230,10 +232,14 @@ def _decode_cursor(cursor: str, sort: str):
             raise ValueError
         if sort == "newest":
             value = datetime.fromisoformat(value)
+            if value.tzinfo is None:  # ours always carry one; a naive time means who knows when
+                raise ValueError
+            # Here, not in the database layer: year 1 at +05:00 has no UTC (OverflowError).
+            value = value.astimezone(UTC)
         elif not _small_int(value, low=0):
             raise ValueError
         return value, last_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(
             "分页参数无效，请刷新", code="invalid_cursor", errors={"cursor": ["无效"]}
         ) from None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
+import pytest
 import segno
 
 from models import Product, Shop, db
@@ -67,6 +71,9 @@ def test_filters_by_region_prefix_category_and_keyword(client, catalog):
     assert titles(client.get(API, query_string={"q": "%"})) == []  # wildcards are literal
     assert titles(client.get(API, query_string={"q": "_"})) == []
     assert titles(client.get(API, query_string={"q": "/"})) == []  # the escape character too
+    catalog.listed(shop_a, farmer_a, staff_a, title="100%纯_香/油", category="粮油")
+    for literal in ("%", "_", "/", "0%纯", "%纯_香/"):
+        assert titles(client.get(API, query_string={"q": literal})) == ["100%纯_香/油"]
     assert_error(client.get(API, query_string={"region": "999999"}), 422, "invalid_region_code")
     assert_error(client.get(API, query_string={"region": "34-0000"}), 422)
     assert_error(client.get(API, query_string={"category": "电器"}), 422)
@@ -85,6 +92,27 @@ def test_cursor_pagination_walks_every_item_once(client, catalog):
             break
     assert seen == sorted(listed, reverse=True)
     assert_error(client.get(API, query_string={"cursor": "not-a-cursor"}), 422, "invalid_cursor")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        ["newest", "0001-01-01T00:00:00+05:00", 1],  # no UTC time exists for it
+        ["newest", "2026-01-01T00:00:00", 1],  # naive
+        ["newest", "9999-12-31T23:59:59-05:00", 1],
+        ["newest", "yesterday", 1],
+        ["newest", "2026-01-01T00:00:00+00:00", 2**63],
+        ["best_selling", -1, 1],
+        ["best_selling", 2**70, 1],
+        ["newest", None, None],
+        "not a list",
+    ],
+)
+def test_forged_cursors_are_refused(client, forged):
+    cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode().rstrip("=")
+    sort = forged[0] if isinstance(forged, list) else "newest"
+    response = client.get(API, query_string={"cursor": cursor, "sort": sort})
+    assert_error(response, 422, "invalid_cursor")
 
 
 def test_best_selling_sort(client, catalog, app):
