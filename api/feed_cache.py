@@ -14,6 +14,7 @@ and ordering read the database every time.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +54,7 @@ class PageCache:
                 with self._lock:
                     self._pages[key] = entry
         built_at, body = entry
-        return body, max(0, int(self.seconds - (self._timer() - built_at)))
+        return body, max(0, math.ceil(self.seconds - (self._timer() - built_at)))
 
 
 def _entry_size(entry: tuple[float, bytes]) -> int:

@@ -44,7 +44,7 @@ def _encode_feed_page(args: dict) -> bytes:
         "items": [present_catalog_item(card, store) for card in page.items],
         "next_cursor": page.next_cursor,
     }
-    return current_app.json.dumps(body).encode()
+    return current_app.json.dumps(body, separators=(",", ":")).encode()
 
 
 @blp.route("/catalog/products/<int:product_id>")

@@ -120,7 +120,7 @@ def test_page_cache_bounds_its_bytes_and_skips_what_cannot_fit():
 
     assert cache.get_or_build(("a",), build(b"123456")) == (b"123456", 10)
     clock.now += 2.5
-    assert cache.get_or_build(("a",), build(b"other")) == (b"123456", 7)
+    assert cache.get_or_build(("a",), build(b"other")) == (b"123456", 8)
     assert cache.get_or_build(("b",), build(b"7890123")) == (b"7890123", 10)  # evicts "a"
     assert cache.get_or_build(("a",), build(b"again"))[0] == b"again"
     big = b"x" * (11 + 2 * overhead)
