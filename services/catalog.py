@@ -7,19 +7,15 @@ sees that code.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from models import Household, Media, Product, Region, Shop, Sku, db
-from models.base import MAX_ID
 from models.enums import Category, ProductStatus, RegionLevel, ShopStatus
+from services import cursors
 from services.errors import InvalidInput, NotFound
 from services.regions import check_code_format
 
@@ -213,36 +209,15 @@ def _known_region_prefix(code: str) -> str | None:
         return None
 
 
-def _small_int(value, low: int = 1) -> bool:
-    # A forged cursor must not smuggle an integer the database cannot compare (500 on SQLite).
-    return type(value) is int and low <= value <= MAX_ID
-
-
-def _encode_cursor(product: Product, sort: str) -> str:
-    value = product.listed_at.isoformat() if sort == "newest" else product.sales_count
-    raw = json.dumps([sort, value, product.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _encode_cursor(card, sort: str) -> str:
+    value = card.listed_at.isoformat() if sort == "newest" else card.sales_count
+    return cursors.encode(sort, value, card.id)
 
 
 def _decode_cursor(cursor: str, sort: str):
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, last_id = json.loads(raw)
-        if cursor_sort != sort or not _small_int(last_id):
-            raise ValueError
-        if sort == "newest":
-            value = datetime.fromisoformat(value)
-            if value.tzinfo is None:  # ours always carry one; a naive time means who knows when
-                raise ValueError
-            # Here, not in the database layer: year 1 at +05:00 has no UTC (OverflowError).
-            value = value.astimezone(UTC)
-        elif not _small_int(value, low=0):
-            raise ValueError
-        return value, last_id
-    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "分页参数无效，请刷新", code="invalid_cursor", errors={"cursor": ["无效"]}
-        ) from None
+    key = cursors.utc_time if sort == "newest" else cursors.count
+    _, value, last_id = cursors.decode(cursor, cursors.exactly(sort), key, cursors.row_id)
+    return value, last_id
 
 
 def is_on_sale(product: Product) -> bool:

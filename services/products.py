@@ -10,7 +10,7 @@ import secrets
 import string
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from models import Media, ModerationEvent, Product, Shop, Sku, User, db
 from models.base import utcnow
@@ -23,7 +23,7 @@ from models.enums import (
     ShopStatus,
 )
 from models.products import PRODUCT_TRANSITIONS, REVIEW_STATES_FOR
-from services import access, precheck
+from services import access, cursors, precheck
 from services.errors import InvalidInput, InvalidState, NotFound
 
 MAX_PHOTOS = 9
@@ -147,8 +147,10 @@ def submit_product(actor: User, product_id: int) -> Product:
 def delist_product(actor: User, product_id: int) -> Product:
     product, on_behalf = _owned_product(actor, product_id)
     product.status = _check_move(product, "delist")
-    if product.review_state == ReviewState.PENDING:
-        product.review_state = ReviewState.EDITING  # a pending edit is withdrawn with it
+    if product.review_state in (ReviewState.PENDING, ReviewState.NONE):
+        # A pending edit is withdrawn with it, and the draft is the household's again: to sell
+        # again it submits (unchanged or edited) and the county reviews it once more.
+        product.review_state = ReviewState.EDITING
     _event(product, actor, "delist", on_behalf_of=on_behalf)
     db.session.commit()
     return product
@@ -157,18 +159,31 @@ def delist_product(actor: User, product_id: int) -> Product:
 # --- county review ---------------------------------------------------------------------------
 
 
-def moderation_queue(actor: User, *, limit: int = 50) -> list[Product]:
-    """Drafts waiting for staff of the actor's counties, flagged first, then oldest first."""
+def moderation_queue(
+    actor: User, *, limit: int = 20, cursor: str | None = None
+) -> tuple[list[Product], str | None]:
+    """Drafts waiting for staff of the actor's counties, oldest first, and the next page's
+    cursor. Flagged ones are marked, not put first: nothing waiting is public, and a clean
+    listing that waits is a household not selling."""
     counties = actor.staff_county_codes
     if not counties:
-        return []
-    query = (
-        select(Product)
-        .where(Product.county_code.in_(counties), Product.review_state == ReviewState.PENDING)
-        .order_by(Product.flagged.desc(), Product.submitted_at, Product.id)
-        .limit(limit)
+        return [], None
+    query = select(Product).where(
+        Product.county_code.in_(counties), Product.review_state == ReviewState.PENDING
     )
-    return list(db.session.scalars(query))
+    if cursor:
+        after, last_id = cursors.decode(cursor, cursors.utc_time, cursors.row_id)
+        query = query.where(
+            or_(
+                Product.submitted_at > after,
+                and_(Product.submitted_at == after, Product.id > last_id),
+            )
+        )
+    query = query.order_by(Product.submitted_at, Product.id).limit(limit + 1)
+    rows = list(db.session.scalars(query))
+    items, more = rows[:limit], len(rows) > limit
+    last = items[-1] if more and items else None
+    return items, last and cursors.encode(last.submitted_at.isoformat(), last.id)
 
 
 def _reviewable(actor: User, product_id: int) -> Product:

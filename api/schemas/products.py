@@ -116,6 +116,10 @@ class ModerationEventOut(Schema):
     on_behalf_of_household_id = fields.Integer(allow_none=True)
     reason_code = fields.Enum(RejectReason, by_value=True, allow_none=True)
     note = fields.String(required=True)
+    snapshot = fields.Dict(
+        allow_none=True,
+        metadata={"description": "the draft as it was submitted or decided on: what was reviewed"},
+    )
     created_at = fields.DateTime(required=True)
 
 
@@ -129,6 +133,11 @@ class QueueItemOut(ProductOut):
     household_verification = fields.String(required=True)
     village_name = fields.String(required=True)
     draft_photos = fields.List(fields.Nested(PhotoOut), required=True)
+
+
+class QueueQuery(InputSchema):
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
 
 
 class QueueOut(Schema):

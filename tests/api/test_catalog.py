@@ -204,6 +204,13 @@ def test_trace_code_record_qr_and_page(client, catalog, app):
     trace = client.get(f"/api/v1/trace/{code}").json
     assert trace["product"]["title"] == "石磨香油" and trace["on_sale"] is True
     assert trace["url"].endswith(f"/t/{code}")
+    record = trace["product"]
+    assert record["household_name"] == "李**" and record["village"]["name"].startswith("西南村")
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        assert record["harvest_date"] == product.harvest_date.isoformat()
+        assert record["listed_at"] == product.listed_at.isoformat()
+    assert trace["inspections"] == []  # none recorded for this product
     svg = client.get(f"/api/v1/trace/{code}/qr")
     assert svg.mimetype == "image/svg+xml"
     expected = segno.make(trace["url"], error="m", micro=False)

@@ -158,9 +158,47 @@ def test_banned_words_flag_the_listing_for_staff(client, catalog):
     clean = catalog.submitted(shop, farmer)
     flagged = catalog.submitted(shop, farmer, title="野生穿山甲肉")
     queue = client.get(f"{API}/admin/moderation/queue", headers=staff.headers).json["items"]
-    assert [item["id"] for item in queue] == [flagged, clean]  # flagged first
-    assert queue[0]["flagged"] is True and "穿山甲" in queue[0]["flag_detail"]
+    assert [item["id"] for item in queue] == [clean, flagged]  # oldest first, flag marked
+    assert [item["flagged"] for item in queue] == [False, True]
+    assert "穿山甲" in queue[1]["flag_detail"]
     assert public(client, flagged).status_code == 404
+
+
+def test_queue_is_oldest_first_with_the_households_status_and_pages(client, catalog, app):
+    from datetime import timedelta
+
+    from models import Product
+    from models.base import utcnow
+
+    shop, farmer, staff = catalog.open_shop()
+    ids = [catalog.submitted(shop, farmer, title=f"产品{i}") for i in range(5)]
+    # Submitted in the order 3, 1, 4, 0, 2 (two of them in the same instant).
+    start = utcnow()
+    offsets = {ids[3]: 0, ids[1]: 1, ids[4]: 1, ids[0]: 2, ids[2]: 3}
+    with app.app_context():
+        for product_id, minutes in offsets.items():
+            db.session.get(Product, product_id).submitted_at = start + timedelta(minutes=minutes)
+        db.session.commit()
+    seen, cursor = [], None
+    while True:
+        query = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(
+            f"{API}/admin/moderation/queue", query_string=query, headers=staff.headers
+        )
+        assert page.status_code == 200, page.json
+        seen += page.json["items"]
+        if not (cursor := page.json["next_cursor"]):
+            break
+    assert [item["id"] for item in seen] == [ids[3], ids[1], ids[4], ids[0], ids[2]]
+    assert {item["household_status"] for item in seen} == {"registered"}
+    assert {item["household_verification"] for item in seen} == {"verified"}
+    assert_error(
+        client.get(
+            f"{API}/admin/moderation/queue", query_string={"cursor": "x"}, headers=staff.headers
+        ),
+        422,
+        "invalid_cursor",
+    )
 
 
 def test_delisted_product_leaves_the_catalog_but_keeps_its_trace(client, catalog):
@@ -179,6 +217,45 @@ def test_delisted_product_leaves_the_catalog_but_keeps_its_trace(client, catalog
         409,
         "invalid_state",
     )
+    # Back next season, unchanged: submitted again, reviewed again, on sale again.
+    relisted = client.post(f"{API}/products/{product_id}/submit", headers=farmer.headers)
+    assert relisted.status_code == 200, relisted.json
+    assert (relisted.json["status"], relisted.json["review_state"]) == (
+        "pending_review",
+        "pending",
+    )
+    assert public(client, product_id).status_code == 404
+    client.post(f"{API}/admin/products/{product_id}/approve", json={}, headers=staff.headers)
+    assert public(client, product_id).json["title"] == "散养土鸡蛋"
+    same = client.get(f"{API}/products/{product_id}", headers=farmer.headers).json
+    assert same["trace_code"] == code  # the printed labels still point at it
+
+
+def test_rejected_new_listing_is_fixed_and_resubmitted(client, catalog):
+    shop, farmer, staff = catalog.open_shop()
+    product_id = catalog.submitted(shop, farmer, title="土鸡蛋")
+    rejected = client.post(
+        f"{API}/admin/products/{product_id}/reject",
+        json={"reason_code": "价格异常", "note": "一箱30枚不该卖500元"},
+        headers=staff.headers,
+    ).json
+    assert (rejected["status"], rejected["review_state"]) == ("rejected", "rejected")
+    mine = client.get(f"{API}/products/{product_id}", headers=farmer.headers).json
+    assert mine["rejection"]["reason_code"] == "价格异常"
+    assert mine["rejection"]["note"] == "一箱30枚不该卖500元"
+    assert mine["rejection"]["fix_hint"]
+    assert public(client, product_id).status_code == 404
+
+    fixed = listing([catalog.photo(farmer)], title="土鸡蛋")
+    fixed["skus"] = [{"spec_name": "30枚装", "price_fen": 5000, "stock": 20}]
+    edited = client.patch(f"{API}/products/{product_id}", json=fixed, headers=farmer.headers)
+    assert edited.json["review_state"] == "editing" and edited.json["rejection"] is None
+    client.post(f"{API}/products/{product_id}/submit", headers=farmer.headers)
+    queue = client.get(f"{API}/admin/moderation/queue", headers=staff.headers).json["items"]
+    assert [item["id"] for item in queue] == [product_id]
+    client.post(f"{API}/admin/products/{product_id}/approve", json={}, headers=staff.headers)
+    shown = public(client, product_id).json
+    assert [(s["spec_name"], s["price_fen"]) for s in shown["skus"]] == [("30枚装", 5000)]
 
 
 def test_helper_needs_the_households_consent(app, client, catalog):
@@ -248,3 +325,7 @@ def test_history_records_who_did_what_and_why(client, catalog):
     assert [e["action"] for e in history] == ["create", "submit", "reject"]
     assert history[-1]["actor_id"] == staff.id
     assert (history[-1]["reason_code"], history[-1]["note"]) == ("图片不清晰", "照片太暗")
+    # What was decided on: the draft as the reviewer saw it.
+    assert history[-1]["snapshot"]["title"] == "散养土鸡蛋"
+    assert history[-1]["snapshot"]["media_ids"]
+    assert history[0]["snapshot"] is None

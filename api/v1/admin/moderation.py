@@ -3,7 +3,7 @@
 from api.auth import current_user, protected
 from api.blueprint import Blueprint
 from api.product_presenters import present_product, present_queue_item
-from api.schemas.products import ApproveIn, ProductOut, QueueOut, RejectIn
+from api.schemas.products import ApproveIn, ProductOut, QueueOut, QueueQuery, RejectIn
 from models.enums import Role
 from services import products
 
@@ -15,12 +15,14 @@ STAFF = (Role.COUNTY_STAFF, Role.PLATFORM_ADMIN)
 
 
 @blp.route("/moderation/queue")
+@blp.arguments(QueueQuery, location="query")
 @blp.response(200, QueueOut)
 @protected(blp, *STAFF, errors=(403,))
-def queue():
-    """Listings waiting in the staff member's counties: flagged first, then oldest first."""
-    items = products.moderation_queue(current_user())
-    return {"items": [present_queue_item(p) for p in items], "next_cursor": None}
+def queue(args):
+    """Listings waiting in the staff member's counties, oldest first (flagged ones marked),
+    with the household's status; cursor pagination."""
+    items, next_cursor = products.moderation_queue(current_user(), **args)
+    return {"items": [present_queue_item(p) for p in items], "next_cursor": next_cursor}
 
 
 @blp.route("/products/<int:product_id>/approve", methods=["POST"])
