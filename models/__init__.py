@@ -3,7 +3,7 @@
 from models.audit import AuditEvent
 from models.base import Base, db
 from models.households import Consent, Household, HouseholdInvite
-from models.media import Media
+from models.media import Media, MediaUpload
 from models.products import ModerationEvent, Product, Sku
 from models.regions import Region
 from models.shops import Shop
@@ -17,6 +17,7 @@ __all__ = [
     "Household",
     "HouseholdInvite",
     "Media",
+    "MediaUpload",
     "ModerationEvent",
     "Product",
     "Sku",

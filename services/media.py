@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from media import ImageRejected, LocalStorage, S3Storage, Storage, StorageUnavailable, process_image
-from models import Media, User, db
+from models import Media, MediaUpload, User, db
 from services.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,8 @@ def store_media(actor: User, *, data: bytes) -> tuple[Media, bool]:
     """``upload_media``, also telling whether the photo is new (False: an earlier row)."""
     sha = hashlib.sha256(data).hexdigest()
     existing = _by_sha256(sha)
-    if existing is not None:  # no decoding, no storage call: a re-upload costs one query
+    if existing is not None:  # no decoding, no storage call: a re-upload costs a query or two
+        _record_uploader(existing, actor)
         return existing, False
     try:
         processed = process_image(data)
@@ -123,6 +124,7 @@ def store_media(actor: User, *, data: bytes) -> tuple[Media, bool]:
             ],
         )
         db.session.add(media)
+        db.session.add(MediaUpload(media=media, user_id=actor.id))
         db.session.commit()
     except IntegrityError:
         # The same photo, committed by a concurrent request between our look-up and our insert:
@@ -132,6 +134,7 @@ def store_media(actor: User, *, data: bytes) -> tuple[Media, bool]:
         if existing is None:  # another constraint (the uploader's row is gone): ours failed
             _discard(store, sha, written)
             raise
+        _record_uploader(existing, actor)
         return existing, False
     except StorageUnavailable as exc:
         db.session.rollback()
@@ -143,6 +146,32 @@ def store_media(actor: User, *, data: bytes) -> tuple[Media, bool]:
         _discard(store, sha, written)
         raise
     return media, True
+
+
+def _record_uploader(media: Media, actor: User) -> None:
+    """The same bytes from someone else: they may use the photo in their listings too."""
+    known = db.session.scalar(
+        select(MediaUpload.id).where(
+            MediaUpload.media_id == media.id, MediaUpload.user_id == actor.id
+        )
+    )
+    if known is not None:
+        return
+    db.session.add(MediaUpload(media_id=media.id, user_id=actor.id))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same user's concurrent upload recorded it first
+        db.session.rollback()
+
+
+def usable_media_ids(actor: User, media_ids: list[int]) -> set[int]:
+    """Which of ``media_ids`` the actor has uploaded (and may therefore attach to a listing)."""
+    if not media_ids:
+        return set()
+    query = select(MediaUpload.media_id).where(
+        MediaUpload.user_id == actor.id, MediaUpload.media_id.in_(media_ids)
+    )
+    return set(db.session.scalars(query))
 
 
 def _by_sha256(sha: str) -> Media | None:

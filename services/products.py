@@ -12,7 +12,7 @@ from datetime import date
 
 from sqlalchemy import and_, or_, select
 
-from models import Media, ModerationEvent, Product, Shop, Sku, User, db
+from models import ModerationEvent, Product, Shop, Sku, User, db
 from models.base import utcnow
 from models.enums import (
     Category,
@@ -24,6 +24,7 @@ from models.enums import (
 )
 from models.products import PRODUCT_TRANSITIONS, REVIEW_STATES_FOR
 from services import access, cursors, precheck
+from services import media as media_service
 from services.errors import InvalidInput, InvalidState, NotFound
 
 MAX_PHOTOS = 9
@@ -84,7 +85,7 @@ def create_product(actor: User, *, shop_id: int, content: dict) -> Product:
     acting = access.act_for(actor, shop.household, ConsentPurpose.MANAGE_PRODUCTS)
     if shop.status in (ShopStatus.REJECTED, ShopStatus.SUSPENDED):
         raise InvalidState("店铺当前不能上架新产品", code="shop_not_open")
-    draft = _normalise_draft({"media_ids": [], "skus": []} | content, product=None)
+    draft = _normalise_draft(actor, {"media_ids": [], "skus": []} | content, product=None)
     household = shop.household
     product = Product(
         shop_id=shop.id,
@@ -107,7 +108,7 @@ def update_product(actor: User, product_id: int, *, content: dict) -> Product:
     product, on_behalf = _owned_product(actor, product_id)
     if product.review_state == ReviewState.PENDING:
         raise InvalidState("审核中，暂不能修改", code="review_pending")
-    product.draft = _normalise_draft(product.draft | content, product=product)
+    product.draft = _normalise_draft(actor, product.draft | content, product=product)
     product.review_state = ReviewState.EDITING
     _event(product, actor, "edit", on_behalf_of=on_behalf, note=",".join(sorted(content)))
     db.session.commit()
@@ -253,7 +254,7 @@ def _check_move(product: Product, action: str) -> ProductStatus:
     return target
 
 
-def _normalise_draft(draft: dict, *, product: Product | None) -> dict:
+def _normalise_draft(actor: User, draft: dict, *, product: Product | None) -> dict:
     """Keep only content fields, dates as ISO strings, SKU ids only of this product's SKUs."""
     draft = {key: draft.get(key) for key in CONTENT_FIELDS}
     for key in ("harvest_date", "presale_ship_date"):
@@ -275,17 +276,19 @@ def _normalise_draft(draft: dict, *, product: Product | None) -> dict:
         raise InvalidInput("规格名称重复", code="duplicate_spec", errors={"skus": ["规格名称重复"]})
     draft["skus"] = skus
     draft["media_ids"] = list(draft["media_ids"] or [])
-    _check_media(draft["media_ids"])
+    _check_media(actor, draft["media_ids"], product=product)
     return draft
 
 
-def _check_media(media_ids: list[int]) -> None:
+def _check_media(actor: User, media_ids: list[int], *, product: Product | None) -> None:
+    """Photos the editor uploaded, or that the listing already shows (a helper's photos stay
+    usable when the farmer edits); anyone else's photo is answered as unknown."""
     if len(media_ids) != len(set(media_ids)):
         raise InvalidInput("图片重复", code="duplicate_photo", errors={"media_ids": ["图片重复"]})
-    if not media_ids:
-        return
-    found = set(db.session.scalars(select(Media.id).where(Media.id.in_(media_ids))))
-    if missing := [i for i in media_ids if i not in found]:
+    usable = media_service.usable_media_ids(actor, media_ids)
+    if product is not None:
+        usable |= {*(product.media_ids or []), *(product.draft.get("media_ids") or [])}
+    if missing := [i for i in media_ids if i not in usable]:
         raise InvalidInput(
             "图片不存在，请重新上传", code="unknown_media", errors={"media_ids": missing}
         )

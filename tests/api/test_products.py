@@ -7,7 +7,7 @@ from sqlalchemy import select
 from models import ModerationEvent, db
 from models.enums import ConsentPurpose
 from tests.api.test_errors import assert_error
-from tests.factories import VILLAGE_A, listing
+from tests.factories import VILLAGE_A, jpeg_bytes, listing
 
 API = "/api/v1"
 
@@ -151,6 +151,57 @@ def test_unknown_photo_and_foreign_sku_are_refused(client, catalog):
         422,
         "unknown_sku",
     )
+
+
+def test_a_listing_uses_only_photos_its_editor_uploaded(client, catalog):
+    from tests.media.test_upload_api import upload
+
+    shop, farmer, staff = catalog.open_shop()
+    other_shop, other_farmer, _ = catalog.open_shop()
+    photo = jpeg_bytes(seed=4242)
+    theirs = upload(client, other_farmer, photo).json["id"]  # unpublished: one id guess away
+    assert_error(
+        client.post(f"{API}/shops/{shop}/products", json=listing([theirs]), headers=farmer.headers),
+        422,
+        "unknown_media",
+    )
+    draft = catalog.draft(shop, farmer)
+    assert_error(
+        client.patch(
+            f"{API}/products/{draft}", json={"media_ids": [theirs]}, headers=farmer.headers
+        ),
+        422,
+        "unknown_media",
+    )
+    # The same bytes sent by this farmer too (stored once, the same photo): now it is theirs.
+    assert upload(client, farmer, photo).json["id"] == theirs
+    edited = client.patch(
+        f"{API}/products/{draft}", json={"media_ids": [theirs]}, headers=farmer.headers
+    )
+    assert edited.status_code == 200, edited.json
+
+
+def test_a_helpers_photos_stay_usable_when_the_farmer_edits(app, client, catalog):
+    shop, farmer, staff = catalog.open_shop()
+    helper = catalog.world.helper(VILLAGE_A)
+    with app.app_context():
+        from models import Shop
+
+        household_id = db.session.get(Shop, shop).household_id
+    catalog.world.consent(household_id, helper, ConsentPurpose.MANAGE_PRODUCTS, by=staff)
+    photo = catalog.photo(helper)
+    created = client.post(
+        f"{API}/shops/{shop}/products", json=listing([photo]), headers=helper.headers
+    )
+    assert created.status_code == 201, created.json
+    own = catalog.photo(farmer)
+    edited = client.patch(
+        f"{API}/products/{created.json['id']}",
+        json={"media_ids": [own, photo], "title": "林下土鸡蛋"},
+        headers=farmer.headers,
+    )
+    assert edited.status_code == 200, edited.json
+    assert edited.json["draft"]["media_ids"] == [own, photo]
 
 
 def test_banned_words_flag_the_listing_for_staff(client, catalog):

@@ -45,7 +45,7 @@ def _revision() -> str:
     return db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def test_cover_column_round_trip_keeps_rows_and_backfills(migrate_app):
+def test_round_trip_keeps_rows_and_backfills(migrate_app):
     upgrade()
     regions.import_regions()
     demo.seed_demo()
@@ -58,6 +58,9 @@ def test_cover_column_round_trip_keeps_rows_and_backfills(migrate_app):
 
     covers = dict(db.session.execute(text("SELECT id, cover_media_id FROM products")).all())
     assert covers == {i: (ids[0] if ids else None) for i, ids in before.items()}
+    uploaders = text("SELECT media_id, user_id FROM media_uploads ORDER BY media_id")
+    first_uploaders = text("SELECT id, uploaded_by_id FROM media ORDER BY id")
+    assert db.session.execute(uploaders).all() == db.session.execute(first_uploaders).all()
     assert db.session.execute(text("PRAGMA foreign_key_check")).all() == []
     # The connection goes back to the app with its foreign keys enforced again.
     assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
@@ -83,4 +86,5 @@ def test_an_upgrade_that_fails_its_reference_check_leaves_nothing_behind(migrate
     schema = inspect(db.session.connection())
     assert not [t for t in schema.get_table_names() if t.startswith("_alembic_tmp")]
     assert "cover_media_id" not in {c["name"] for c in schema.get_columns("products")}
+    assert "media_uploads" not in schema.get_table_names()  # every step of the upgrade undone
     assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
