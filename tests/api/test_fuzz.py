@@ -107,6 +107,7 @@ SEMANTIC_422 = {
     "POST /api/v1/products/{product_id}/submit": {"incomplete_listing"},
     # A well-formed code may name no region; a cursor is opaque and may be forged or stale.
     "GET /api/v1/catalog/products": {"invalid_region_code", "invalid_cursor"},
+    "GET /api/v1/admin/moderation/queue": {"invalid_cursor"},
 }
 
 # Custom formats of the spec (api/schemas/households.py), so that valid cases are real: a
