@@ -49,6 +49,19 @@ def test_wechat_outage_does_not_block_the_farmer(app, catalog, fake_wechat, wech
     assert "暂不可用" in detail
 
 
+def test_staff_are_told_when_the_wechat_check_could_not_run(
+    app, catalog, fake_wechat, wechat_check
+):
+    shop, farmer, _ = catalog.open_shop()
+    with app.app_context():
+        db.session.get(User, farmer.id).openid = None  # signed in by password, not WeChat
+        db.session.commit()
+    status, flagged, detail = _submit(app, catalog, farmer, shop)
+    assert (status, flagged) == ("pending_review", False)
+    assert "未做微信内容安全检查" in detail
+    assert fake_wechat.calls("/wxa/msg_sec_check") == 0
+
+
 def test_configured_banned_words_add_to_the_list(app, catalog, monkeypatch):
     monkeypatch.setitem(app.config, "BANNED_WORDS", "假冒, 三无产品")
     with app.app_context():
