@@ -222,3 +222,32 @@ def statements_during(app, call):
         finally:
             event.remove(engine, "before_cursor_execute", record)
     return len(count), result
+
+
+def count_rows(app, model) -> int:
+    from sqlalchemy import func, select
+
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def audit_rows(app, action: str) -> list[dict]:
+    """The audit trail of one action, oldest first, as plain dicts."""
+    from sqlalchemy import select
+
+    from models import AuditEvent
+
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+        )
+        return [
+            {
+                "actor_id": r.actor_id,
+                "on_behalf_of": r.on_behalf_of_household_id,
+                "object_type": r.object_type,
+                "object_id": r.object_id,
+                "detail": r.detail,
+            }
+            for r in rows
+        ]

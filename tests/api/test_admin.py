@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
 
 from models import AuditEvent, Household, Shop, db
 from models.shops import SHOP_TRANSITIONS
-from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, valid_id_number
+from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, audit_rows, count_rows, valid_id_number
 
 ADMIN = "/api/v1/admin"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -30,27 +29,6 @@ def assert_error(response, status: int, error: str) -> dict:
     assert body["error"] == error
     assert CHINESE.search(body["message"]), body["message"]
     return body
-
-
-def audit_rows(app, action: str) -> list[dict]:
-    with app.app_context():
-        rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-        return [
-            {
-                "actor_id": r.actor_id,
-                "object_type": r.object_type,
-                "object_id": r.object_id,
-                "detail": r.detail,
-            }
-            for r in rows
-        ]
-
-
-def audit_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(AuditEvent))
 
 
 def shop_state(app, shop_id: int) -> dict:
@@ -114,7 +92,7 @@ def test_transitions_follow_the_table(app, client, staff, shop_id, state, action
     for step in PATH_TO[state]:
         assert act(client, shop_id, step, staff).status_code == 200
     assert shop_state(app, shop_id)["status"] == state
-    before = audit_count(app)
+    before = count_rows(app, AuditEvent)
 
     response = act(client, shop_id, action, staff)
     sources, target = SHOP_TRANSITIONS[action]
@@ -122,12 +100,12 @@ def test_transitions_follow_the_table(app, client, staff, shop_id, state, action
         assert response.status_code == 200, response.json
         assert response.json["status"] == target.value
         assert shop_state(app, shop_id)["status"] == target.value
-        assert audit_count(app) == before + 1
+        assert count_rows(app, AuditEvent) == before + 1
     else:
         body = assert_error(response, 409, "invalid_state")
         assert body["errors"] == {"status": [state]}
         assert shop_state(app, shop_id)["status"] == state
-        assert audit_count(app) == before
+        assert count_rows(app, AuditEvent) == before
 
 
 def test_suspending_a_pending_shop_is_409(app, client, staff, shop_id):
@@ -198,13 +176,13 @@ def test_review_refused(app, client, world, staff, shop_id, action, who, status,
         "anonymous": lambda: {},
     }[who]()
     before = shop_state(app, shop_id)
-    audits = audit_count(app)
+    audits = count_rows(app, AuditEvent)
     response = client.post(
         f"{ADMIN}/shops/{shop_id}/{action}", json={"reason": "原因"}, headers=headers
     )
     assert_error(response, status, error)
     assert shop_state(app, shop_id) == before
-    assert audit_count(app) == audits
+    assert count_rows(app, AuditEvent) == audits
 
 
 def test_platform_admin_is_told_it_is_read_only(client, world, shop_id):

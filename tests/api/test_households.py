@@ -7,12 +7,20 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import AuditEvent, Consent, Household, HouseholdInvite, RoleGrant, Shop, db
 from models.enums import ConsentPurpose, Role
 from services.demo import demo_id_number
-from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, VILLAGE_B, valid_id_number
+from tests.factories import (
+    GUZHEN,
+    SANGZHI,
+    VILLAGE_A,
+    VILLAGE_B,
+    audit_rows,
+    count_rows,
+    valid_id_number,
+)
 
 URL = "/api/v1/households"
 _reg = itertools.count(1)
@@ -40,28 +48,6 @@ def new_household(**overrides) -> dict:
         "poverty_status": "registered",
         "phone": "13905520002",
     } | overrides
-
-
-def count(app, model) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
-
-
-def audit_rows(app, action: str) -> list[dict]:
-    with app.app_context():
-        rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-        return [
-            {
-                "actor_id": r.actor_id,
-                "on_behalf_of": r.on_behalf_of_household_id,
-                "object_type": r.object_type,
-                "object_id": r.object_id,
-                "detail": r.detail,
-            }
-            for r in rows
-        ]
 
 
 def load(app, household_id: int) -> dict:
@@ -124,10 +110,10 @@ def test_register_refused_outside_scope_or_role(app, client, world, who):
         "buyer": lambda: world.user("买家"),
         "platform_admin": world.admin,
     }[who]()
-    before = count(app, Household)
+    before = count_rows(app, Household)
     response = client.post(URL, json=new_household(), headers=actor.headers)
     assert_error(response, 403, "forbidden")
-    assert count(app, Household) == before
+    assert count_rows(app, Household) == before
 
 
 def test_register_requires_a_token(app, client):
@@ -136,7 +122,7 @@ def test_register_requires_a_token(app, client):
         URL, json=new_household(), headers={"Authorization": "Bearer not-a-real-token"}
     )
     assert_error(response, 401, "token_invalid")
-    assert count(app, Household) == 0
+    assert count_rows(app, Household) == 0
 
 
 def test_anonymous_request_with_a_bad_body_gets_401(client):
@@ -147,15 +133,15 @@ def test_duplicate_id_number_is_409_and_writes_nothing(app, client, world):
     staff = world.staff()
     first = new_household()
     assert client.post(URL, json=first, headers=staff.headers).status_code == 201
-    households, audits = count(app, Household), count(app, AuditEvent)
+    households, audits = count_rows(app, Household), count_rows(app, AuditEvent)
 
     response = client.post(
         URL, json=new_household(id_number=first["id_number"]), headers=staff.headers
     )
     body = assert_error(response, 409, "household_exists")
     assert "id_number" in body["errors"]
-    assert count(app, Household) == households
-    assert count(app, AuditEvent) == audits
+    assert count_rows(app, Household) == households
+    assert count_rows(app, AuditEvent) == audits
 
 
 def test_duplicate_id_number_found_whatever_the_case_and_blanks(app, client, world):
@@ -172,21 +158,21 @@ def test_duplicate_id_number_found_whatever_the_case_and_blanks(app, client, wor
     )
     again = new_household(id_number=f"  {number[:-1]}x ")
     assert_error(client.post(URL, json=again, headers=staff.headers), 409, "household_exists")
-    assert count(app, Household) == 1
+    assert count_rows(app, Household) == 1
 
 
 def test_duplicate_registry_number_is_409_and_writes_nothing(app, client, world):
     staff = world.staff()
     first = new_household()
     assert client.post(URL, json=first, headers=staff.headers).status_code == 201
-    audits = count(app, AuditEvent)
+    audits = count_rows(app, AuditEvent)
     response = client.post(
         URL, json=new_household(registry_no=first["registry_no"]), headers=staff.headers
     )
     body = assert_error(response, 409, "household_exists")
     assert "registry_no" in body["errors"]
-    assert count(app, Household) == 1
-    assert count(app, AuditEvent) == audits
+    assert count_rows(app, Household) == 1
+    assert count_rows(app, AuditEvent) == audits
 
 
 def test_registry_number_with_trailing_newline_is_refused(app, client, world):
@@ -197,7 +183,7 @@ def test_registry_number_with_trailing_newline_is_refused(app, client, world):
         URL, json=new_household(registry_no=first["registry_no"] + "\n"), headers=staff.headers
     )
     assert response.status_code in (409, 422), response.json
-    assert count(app, Household) == 1
+    assert count_rows(app, Household) == 1
 
 
 def _bad_checksum(number: str) -> str:
@@ -224,7 +210,7 @@ def test_invalid_id_number_is_422(app, client, world, make):
     )
     body = assert_error(response, 422, "invalid_id_number")
     assert "id_number" in body["errors"]
-    assert count(app, Household) == 0
+    assert count_rows(app, Household) == 0
 
 
 def test_id_number_with_superscript_digit_is_422_not_500(app, client, world):
@@ -247,7 +233,7 @@ def test_id_number_with_full_width_digits_is_not_a_second_registration(app, clie
     wide = number[:6] + "".join(chr(ord(c) + 0xFEE0) for c in number[6:14]) + number[14:]
     response = client.post(URL, json=new_household(id_number=wide), headers=staff.headers)
     assert response.status_code in (409, 422), response.json
-    assert count(app, Household) == 1
+    assert count_rows(app, Household) == 1
 
 
 @pytest.mark.parametrize("phone", ["12345", "23805520001", "1380552000a", "138055200011", "电话"])
@@ -255,7 +241,7 @@ def test_bad_phone_is_422(app, client, world, phone):
     response = client.post(URL, json=new_household(phone=phone), headers=world.staff().headers)
     body = assert_error(response, 422, "invalid_phone")
     assert "phone" in body["errors"]
-    assert count(app, Household) == 0
+    assert count_rows(app, Household) == 0
 
 
 def test_phone_is_normalised_and_optional(app, client, world):
@@ -296,7 +282,7 @@ def test_bad_village_code_is_422(app, client, world, code):
     response = client.post(URL, json=new_household(village_code=code), headers=staff.headers)
     body = assert_error(response, 422, "invalid_region_code")
     assert "village_code" in body["errors"]
-    assert count(app, Household) == 0
+    assert count_rows(app, Household) == 0
 
 
 def test_staff_may_not_register_in_a_village_of_another_county(app, client, world):
@@ -304,7 +290,7 @@ def test_staff_may_not_register_in_a_village_of_another_county(app, client, worl
         URL, json=new_household(village_code="430822100001"), headers=world.staff(GUZHEN).headers
     )
     assert_error(response, 403, "forbidden")
-    assert count(app, Household) == 0
+    assert count_rows(app, Household) == 0
 
 
 @pytest.mark.parametrize(
@@ -321,7 +307,7 @@ def test_unknown_fields_are_422(app, client, world, extra):
     response = client.post(URL, json=new_household() | extra, headers=helper.headers)
     body = assert_error(response, 422, "unknown_field")
     assert set(extra) <= set(body["errors"]["json"])
-    assert count(app, Household) == 0
+    assert count_rows(app, Household) == 0
 
 
 @pytest.mark.parametrize(
@@ -343,7 +329,7 @@ def test_wrong_types_are_422(app, client, world, field, value):
     response = client.post(URL, json=new_household(**{field: value}), headers=world.staff().headers)
     body = assert_error(response, 422, "validation_error")
     assert field in body["errors"]["json"]
-    assert count(app, Household) == 0
+    assert count_rows(app, Household) == 0
 
 
 def test_missing_fields_are_listed(client, world):
@@ -619,7 +605,7 @@ def test_member_may_not_record_a_paper_consent(app, client, world, village_house
         headers=member.headers,
     )
     assert_error(response, 403, "forbidden")
-    assert count(app, Consent) == 0
+    assert count_rows(app, Consent) == 0
 
 
 def test_staff_records_a_paper_consent(app, client, world, village_household):
@@ -656,7 +642,7 @@ def test_staff_may_not_record_an_in_app_consent(app, client, world, village_hous
         headers=world.staff(GUZHEN).headers,
     )
     assert_error(response, 403, "forbidden")
-    assert count(app, Consent) == 0
+    assert count_rows(app, Consent) == 0
 
 
 @pytest.mark.parametrize("method", ["in_app", "paper"])
@@ -669,7 +655,7 @@ def test_helper_cannot_grant_himself_consent(app, client, world, village_househo
         headers=helper.headers,
     )
     assert_error(response, 403, "forbidden")
-    assert count(app, Consent) == 0
+    assert count_rows(app, Consent) == 0
     response = client.patch(
         f"{URL}/{household_id}", json={"head_name": "改名"}, headers=helper.headers
     )
@@ -694,7 +680,7 @@ def test_consent_for_someone_not_a_helper_of_the_household_is_422(
     )
     body = assert_error(response, 422, "not_a_helper")
     assert "helper_user_id" in body["errors"]
-    assert count(app, Consent) == 0
+    assert count_rows(app, Consent) == 0
 
 
 def test_consent_to_a_helper_of_the_household_itself(app, client, world, village_household):
@@ -730,7 +716,7 @@ def test_consent_expiring_in_the_past_is_422(app, client, world, village_househo
     )
     body = assert_error(response, 422, "validation_error")
     assert "expires_at" in body["errors"]
-    assert count(app, Consent) == 0
+    assert count_rows(app, Consent) == 0
 
 
 @pytest.mark.parametrize(
@@ -752,7 +738,7 @@ def test_malformed_consent_is_422(app, client, world, village_household, body):
         consent_url(household_id), json={"helper_user_id": helper.id} | body, headers=member.headers
     )
     assert_error(response, 422, "validation_error")
-    assert count(app, Consent) == 0
+    assert count_rows(app, Consent) == 0
 
 
 def test_consent_helper_id_must_be_an_integer(client, world, village_household):
@@ -783,7 +769,7 @@ def test_consent_on_an_invisible_household_is_404(app, client, world, village_ho
         headers=actor.headers,
     )
     assert_error(response, 404, "not_found")
-    assert count(app, Consent) == 0
+    assert count_rows(app, Consent) == 0
 
 
 def revoke_url(household_id: int, consent_id: int) -> str:
@@ -866,7 +852,7 @@ def test_after_revoke_the_helper_loses_the_right_to_act(app, client, world, vill
     )
     assert_error(response, 403, "consent_required")
     assert load(app, household_id)["head_name"] == "甲"
-    assert count(app, Shop) == 0
+    assert count_rows(app, Shop) == 0
 
 
 def test_expired_consent_gives_no_right(app, client, world, village_household):
@@ -941,7 +927,7 @@ def test_others_cannot_create_invites(app, client, world, village_household, who
     }[who]()
     response = client.post(f"{URL}/{household_id}/member-invites", headers=actor.headers)
     assert_error(response, status, error)
-    assert count(app, HouseholdInvite) == 0
+    assert count_rows(app, HouseholdInvite) == 0
 
 
 def test_join_with_a_code_makes_a_member(app, client, world, village_household):

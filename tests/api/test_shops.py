@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
 
-from models import AuditEvent, Shop, User, db
+from models import Shop, User, db
 from models.enums import ConsentPurpose, Role
 from services import shops as shop_service
-from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, VILLAGE_B
+from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, VILLAGE_B, audit_rows, count_rows
 
 URL = "/api/v1/shops"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -23,27 +22,6 @@ def assert_error(response, status: int, error: str) -> dict:
     assert body["error"] == error
     assert CHINESE.search(body["message"]), body["message"]
     return body
-
-
-def shop_count(app) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(Shop))
-
-
-def audit_rows(app, action: str) -> list[dict]:
-    with app.app_context():
-        rows = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-        )
-        return [
-            {
-                "actor_id": r.actor_id,
-                "on_behalf_of": r.on_behalf_of_household_id,
-                "object_id": r.object_id,
-                "detail": r.detail,
-            }
-            for r in rows
-        ]
 
 
 def stored(app, shop_id: int) -> dict:
@@ -126,7 +104,7 @@ def test_helper_without_consent_cannot_open(app, client, world, household, purpo
         URL, json={"household_id": household_id, "name": "代开的店"}, headers=helper.headers
     )
     assert_error(response, 403, "consent_required")
-    assert shop_count(app) == 0
+    assert count_rows(app, Shop) == 0
 
 
 @pytest.mark.parametrize(
@@ -144,7 +122,7 @@ def test_unrelated_user_gets_404(app, client, world, household, who):
         URL, json={"household_id": household_id, "name": "别人的店"}, headers=actor.headers
     )
     assert_error(response, 404, "not_found")
-    assert shop_count(app) == 0
+    assert count_rows(app, Shop) == 0
 
 
 def test_unknown_household_is_404(client, world):
@@ -162,7 +140,7 @@ def test_staff_and_admins_see_but_cannot_open(app, client, world, household, who
         URL, json={"household_id": household_id, "name": "店"}, headers=actor.headers
     )
     assert_error(response, 403, "forbidden")
-    assert shop_count(app) == 0
+    assert count_rows(app, Shop) == 0
 
 
 def test_unverified_household_cannot_open(app, client, world):
@@ -173,7 +151,7 @@ def test_unverified_household_cannot_open(app, client, world):
         URL, json={"household_id": household_id, "name": "店"}, headers=member.headers
     )
     assert_error(response, 409, "household_not_verified")
-    assert shop_count(app) == 0
+    assert count_rows(app, Shop) == 0
 
 
 def test_second_shop_for_the_household_is_409(app, client, world, household):
@@ -186,7 +164,7 @@ def test_second_shop_for_the_household_is_409(app, client, world, household):
             URL, json={"household_id": household_id, "name": "第二家"}, headers=actor.headers
         )
         assert_error(response, 409, "shop_exists")
-    assert shop_count(app) == 1
+    assert count_rows(app, Shop) == 1
     assert len(audit_rows(app, "shop.open")) == 1
 
 
@@ -217,7 +195,7 @@ def test_bad_shop_input_is_422(app, client, household, body, field, error):
     response = client.post(URL, json=data, headers=member.headers)
     errors = assert_error(response, 422, error)["errors"]
     assert field in errors["json"]
-    assert shop_count(app) == 0
+    assert count_rows(app, Shop) == 0
 
 
 def test_story_of_2000_chars_is_accepted(client, household):

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tests.fakes import FakeWeChat
+from tests.wechat.conftest import make_client
 from wechat import (
     Code2Session,
     InvalidCode,
@@ -22,16 +23,6 @@ from wechat import (
 )
 
 SESSION_KEY = "c2VjcmV0LXNlc3Npb24ta2V5"
-
-
-def make_client(fake: FakeWeChat, **overrides) -> MiniProgramClient:
-    options = {"api_base": fake.base_url, "appid": fake.appid, "secret": fake.secret}
-    return MiniProgramClient(**(options | overrides))
-
-
-@pytest.fixture
-def client(fake_wechat: FakeWeChat) -> MiniProgramClient:
-    return make_client(fake_wechat)
 
 
 def assert_no_secrets(exc: BaseException, *secrets: str) -> None:

@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.fakes import FakeWeChat
+from tests.wechat.conftest import make_client
 from wechat.client import (
     CONTENT_CHUNK,
     ContentVerdict,
@@ -32,16 +33,6 @@ from wechat.errors import (
 TOKEN = "/cgi-bin/stable_token"
 CHECK = "/wxa/msg_sec_check"
 OPENID = "o-farmer-1"
-
-
-def make_client(fake: FakeWeChat, **overrides) -> MiniProgramClient:
-    options = {"api_base": fake.base_url, "appid": fake.appid, "secret": fake.secret}
-    return MiniProgramClient(**(options | overrides))
-
-
-@pytest.fixture
-def client(fake_wechat: FakeWeChat) -> MiniProgramClient:
-    return make_client(fake_wechat)
 
 
 def check(client: MiniProgramClient, content: str = "新鲜土鸡蛋", **extra) -> ContentVerdict:
