@@ -17,6 +17,7 @@ from models import Household, Media, Product, Region, Shop, Sku, db
 from models.enums import Category, ProductStatus, RegionLevel, ShopStatus
 from services import cursors
 from services.errors import InvalidInput, NotFound
+from services.media import load_media
 from services.regions import check_code_format
 
 # Significant digits of a code at each level: 34 (安徽), 3403 (蚌埠), 340323 (固镇) ...
@@ -36,12 +37,12 @@ class Page:
     next_cursor: str | None
 
 
+# On sale: listed, in a shop that is open. ``is_on_sale`` says the same of a loaded product.
+_ON_SALE = and_(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
+
+
 def _public():
-    return (
-        select(Product)
-        .join(Shop, Shop.id == Product.shop_id)
-        .where(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
-    )
+    return select(Product).join(Shop, Shop.id == Product.shop_id).where(_ON_SALE)
 
 
 # One row per feed card: the product's card fields, its shop and village, the household's
@@ -74,7 +75,7 @@ _FEED = (
     .join(Household, Household.id == Product.household_id)
     .join(Region, Region.code == Product.village_code)
     .outerjoin(_Cover, _Cover.id == Product.cover_media_id)
-    .where(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
+    .where(_ON_SALE)
 )
 
 
@@ -174,13 +175,7 @@ def get_trace(code: str) -> tuple[Product, dict[int, Media]]:
 
 
 def load_photos(products: list[Product]) -> dict[int, Media]:
-    return _load_media({media_id for p in products for media_id in p.media_ids or []})
-
-
-def _load_media(ids: set[int]) -> dict[int, Media]:
-    if not ids:
-        return {}
-    return {m.id: m for m in db.session.scalars(select(Media).where(Media.id.in_(ids)))}
+    return load_media(media_id for p in products for media_id in p.media_ids or [])
 
 
 def _region_prefix(code: str) -> str:

@@ -3,21 +3,21 @@ from marshmallow import Schema, fields, validate
 from api.schemas.common import InputSchema, text
 from api.schemas.products import LiveContentOut
 from models.enums import Category
-
-REGION_CODE = r"^([0-9]{6}|[0-9]{12})$"
+from services.catalog import SORTS
+from services.regions import CODE_PATTERN
 
 
 class CatalogQuery(InputSchema):
     region = fields.String(
-        validate=validate.Regexp(REGION_CODE),
+        validate=validate.Regexp(CODE_PATTERN),
         metadata={
             "description": "province, city, county, township or village code",
-            "pattern": REGION_CODE,
+            "pattern": CODE_PATTERN,
         },
     )
     category = fields.Enum(Category, by_value=True)
     q = text(40, metadata={"description": "keyword in title or story"})
-    sort = fields.String(load_default="newest", validate=validate.OneOf(["newest", "best_selling"]))
+    sort = fields.String(load_default="newest", validate=validate.OneOf(SORTS))
     cursor = fields.String(validate=validate.Length(max=200))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
 

@@ -2,6 +2,7 @@ from marshmallow import Schema, fields, validate
 
 from api.schemas.common import InputSchema, id_field, text
 from models.enums import Category, ProductStatus, RejectReason, ReviewState
+from services.products import MAX_PHOTOS, MAX_SKUS
 
 MAX_PRICE_FEN = 100_000_000  # ¥1,000,000: far above any farm product, far below int overflow
 MAX_STOCK = 1_000_000
@@ -26,8 +27,8 @@ class ProductContentIn(InputSchema):
     unit = text(8)
     harvest_date = fields.Date(allow_none=True)
     presale_ship_date = fields.Date(allow_none=True)
-    media_ids = fields.List(id_field(), validate=validate.Length(max=9))
-    skus = fields.List(fields.Nested(SkuDraftIn), validate=validate.Length(max=20))
+    media_ids = fields.List(id_field(), validate=validate.Length(max=MAX_PHOTOS))
+    skus = fields.List(fields.Nested(SkuDraftIn), validate=validate.Length(max=MAX_SKUS))
 
 
 class StockIn(InputSchema):
