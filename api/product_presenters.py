@@ -5,7 +5,8 @@ from __future__ import annotations
 from models import Product, Shop
 from services import pii
 from services import products as products_service
-from services.media import load_media, media_urls
+from services.media import media_urls
+from services.products import ListingDetails
 
 LOW_STOCK = 5
 
@@ -27,11 +28,17 @@ def _live(product: Product, media: dict) -> dict:
     }
 
 
-def present_product(product: Product, media: dict | None = None) -> dict:
+def present_products(products: list[Product]) -> list[dict]:
+    """A page of listings: their photos and rejections read once for the page, not per item."""
+    details = products_service.listing_details(products)
+    return [present_product(p, details) for p in products]
+
+
+def present_product(product: Product, details: ListingDetails | None = None) -> dict:
     """The owner's and staff's view of a listing."""
-    if media is None:
-        media = load_media(product.media_ids or [])
-    rejection = products_service.last_rejection(product)
+    if details is None:
+        details = products_service.listing_details([product])
+    rejection = details.rejections.get(product.id)
     return {
         "id": product.id,
         "shop_id": product.shop_id,
@@ -40,7 +47,7 @@ def present_product(product: Product, media: dict | None = None) -> dict:
         "review_state": product.review_state,
         "flagged": product.flagged,
         "flag_detail": product.flag_detail,
-        "live": _live(product, media),
+        "live": _live(product, details.media),
         "draft": product.draft,
         "skus": product.skus,
         "rejection": rejection
@@ -58,15 +65,19 @@ def present_product(product: Product, media: dict | None = None) -> dict:
     }
 
 
-def present_queue_item(product: Product) -> dict:
+def present_queue(products: list[Product]) -> list[dict]:
+    """The county's review queue: each listing with its draft photos and household status."""
+    details = products_service.listing_details(products)
+    return [_present_queue_item(p, details) for p in products]
+
+
+def _present_queue_item(product: Product, details: ListingDetails) -> dict:
     household = product.shop.household
-    draft_ids = product.draft.get("media_ids") or []
-    media = load_media(list({*draft_ids, *(product.media_ids or [])}))
-    return present_product(product, media) | {
+    return present_product(product, details) | {
         "household_status": household.poverty_status.value,
         "household_verification": household.verification_status.value,
         "village_name": product.village.name,
-        "draft_photos": present_photos(draft_ids, media),
+        "draft_photos": present_photos(product.draft.get("media_ids") or [], details.media),
     }
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import secrets
 import string
+from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 
-from models import ModerationEvent, Product, Shop, Sku, User, db
+from models import Media, ModerationEvent, Product, Shop, Sku, User, db
 from models.base import utcnow
 from models.enums import (
     Category,
@@ -231,15 +232,32 @@ def moderation_history(actor: User, product_id: int) -> list[ModerationEvent]:
     return list(db.session.scalars(query))
 
 
-def last_rejection(product: Product) -> ModerationEvent | None:
-    if product.review_state != ReviewState.REJECTED:
-        return None
-    return db.session.scalar(
-        select(ModerationEvent)
-        .where(ModerationEvent.product_id == product.id, ModerationEvent.action == "reject")
-        .order_by(ModerationEvent.id.desc())
-        .limit(1)
-    )
+@dataclass
+class ListingDetails:
+    """What showing listings needs beyond their rows, read once for a whole page: every live
+    and draft photo, and the latest rejection of each rejected listing."""
+
+    media: dict[int, Media]
+    rejections: dict[int, ModerationEvent]
+
+
+def listing_details(products: list[Product]) -> ListingDetails:
+    photo_ids = {
+        media_id
+        for p in products
+        for media_id in [*(p.media_ids or []), *(p.draft.get("media_ids") or [])]
+    }
+    rejected = [p.id for p in products if p.review_state == ReviewState.REJECTED]
+    rejections = {}
+    if rejected:
+        latest = (
+            select(func.max(ModerationEvent.id))
+            .where(ModerationEvent.product_id.in_(rejected), ModerationEvent.action == "reject")
+            .group_by(ModerationEvent.product_id)
+        )
+        events = db.session.scalars(select(ModerationEvent).where(ModerationEvent.id.in_(latest)))
+        rejections = {event.product_id: event for event in events}
+    return ListingDetails(media_service.load_media(photo_ids), rejections)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from api.auth import current_user, documents, protected
 from api.blueprint import Blueprint
-from api.product_presenters import present_product
+from api.product_presenters import present_product, present_products
 from api.schemas.products import (
     ModerationHistoryOut,
     ProductContentIn,
@@ -35,7 +35,7 @@ class ShopProducts(MethodView):
     def get(self, shop_id):
         """All listings of a shop, whatever their status (owner's view)."""
         items = products.list_shop_products(current_user(), shop_id)
-        return {"items": [present_product(p) for p in items], "next_cursor": None}
+        return {"items": present_products(items), "next_cursor": None}
 
 
 @blp.route("/products/<int:product_id>")

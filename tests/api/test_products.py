@@ -7,7 +7,7 @@ from sqlalchemy import select
 from models import ModerationEvent, db
 from models.enums import ConsentPurpose
 from tests.api.test_errors import assert_error
-from tests.factories import VILLAGE_A, jpeg_bytes, listing
+from tests.factories import VILLAGE_A, jpeg_bytes, listing, statements_during
 
 API = "/api/v1"
 
@@ -380,3 +380,38 @@ def test_history_records_who_did_what_and_why(client, catalog):
     assert history[-1]["snapshot"]["title"] == "散养土鸡蛋"
     assert history[-1]["snapshot"]["media_ids"]
     assert history[0]["snapshot"] is None
+
+
+def test_owner_list_and_queue_read_a_constant_number_of_statements(client, catalog, app):
+    shop, farmer, staff = catalog.open_shop()
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            listed = catalog.listed(shop, farmer, staff)
+            rejected = catalog.submitted(shop, farmer)
+            client.post(
+                f"{API}/admin/products/{rejected}/reject",
+                json={"reason_code": "其他", "note": "请补充"},
+                headers=staff.headers,
+            )
+            client.patch(  # an edit waiting for review, with a new photo
+                f"{API}/products/{listed}",
+                json={"media_ids": [catalog.photo(farmer)]},
+                headers=farmer.headers,
+            )
+            client.post(f"{API}/products/{listed}/submit", headers=farmer.headers)
+
+    def counts() -> tuple[int, int]:
+        owner, mine = statements_during(
+            app, lambda: client.get(f"{API}/shops/{shop}/products", headers=farmer.headers)
+        )
+        staff_side, queue = statements_during(
+            app, lambda: client.get(f"{API}/admin/moderation/queue", headers=staff.headers)
+        )
+        assert mine.status_code == queue.status_code == 200
+        return owner, staff_side
+
+    add(1)
+    few = counts()
+    add(4)
+    assert counts() == few

@@ -2,7 +2,7 @@
 
 from api.auth import current_user, protected
 from api.blueprint import Blueprint
-from api.product_presenters import present_product, present_queue_item
+from api.product_presenters import present_product, present_queue
 from api.schemas.products import ApproveIn, ProductOut, QueueOut, QueueQuery, RejectIn
 from models.enums import Role
 from services import products
@@ -22,7 +22,7 @@ def queue(args):
     """Listings waiting in the staff member's counties, oldest first (flagged ones marked),
     with the household's status; cursor pagination."""
     items, next_cursor = products.moderation_queue(current_user(), **args)
-    return {"items": [present_queue_item(p) for p in items], "next_cursor": next_cursor}
+    return {"items": present_queue(items), "next_cursor": next_cursor}
 
 
 @blp.route("/products/<int:product_id>/approve", methods=["POST"])
