@@ -1,4 +1,4 @@
-"""The app's WeChat client, built from config, sharing one access-token cache per app.
+"""The app's WeChat client, built from config once, with one access-token cache per app.
 
 With ``REDIS_URL`` set, every instance and worker shares the token through Redis; otherwise
 each process keeps its own (stable_token hands every caller the same token, so both are safe).
@@ -30,12 +30,25 @@ def _token_cache():
     return cache
 
 
+_CLIENT_KEY = "nongjia.wechat_client"
+_CLIENT_SETTINGS = ("WECHAT_API_BASE", "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_TIMEOUT")
+
+
 def wechat_client() -> MiniProgramClient:
+    """One client per app, so its HTTP connections are reused and its token-fetch lock really
+    queues this process's threads behind one fetch; rebuilt if its settings change."""
     cfg = current_app.config
-    return MiniProgramClient(
-        api_base=cfg["WECHAT_API_BASE"],
-        appid=cfg["WECHAT_APPID"],
-        secret=cfg["WECHAT_SECRET"],
-        timeout=cfg["WECHAT_TIMEOUT"],
+    settings = tuple(cfg[name] for name in _CLIENT_SETTINGS)
+    cached = current_app.extensions.get(_CLIENT_KEY)
+    if cached is not None and cached[0] == settings:
+        return cached[1]
+    api_base, appid, secret, timeout = settings
+    client = MiniProgramClient(
+        api_base=api_base,
+        appid=appid,
+        secret=secret,
+        timeout=timeout,
         token_cache=_token_cache(),
     )
+    current_app.extensions[_CLIENT_KEY] = (settings, client)
+    return client
