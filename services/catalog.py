@@ -166,12 +166,26 @@ def get_shop(shop_id: int, *, limit: int = 50) -> tuple[Shop, list[Product], dic
     return shop, products, load_photos(products)
 
 
+# Codes are issued on first approval; a product never listed has none to answer.
+_TRACED = Product.listed_at.is_not(None)
+
+
 def get_trace(code: str) -> tuple[Product, dict[int, Media]]:
     """A printed label outlives a listing, so a delisted product's code still answers."""
-    product = db.session.scalar(select(Product).where(Product.trace_code == code))
-    if product is None or product.listed_at is None:
-        raise NotFound("溯源码不存在", code="trace_not_found")
+    product = db.session.scalar(select(Product).where(_TRACED, Product.trace_code == code))
+    if product is None:
+        raise _trace_not_found()
     return product, load_photos([product])
+
+
+def require_trace_code(code: str) -> None:
+    """404 unless ``code`` is a trace code that answers (what a label may be printed for)."""
+    if db.session.scalar(select(Product.id).where(_TRACED, Product.trace_code == code)) is None:
+        raise _trace_not_found()
+
+
+def _trace_not_found() -> NotFound:
+    return NotFound("溯源码不存在", code="trace_not_found")
 
 
 def load_photos(products: list[Product]) -> dict[int, Media]:

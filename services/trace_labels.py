@@ -16,7 +16,7 @@ def trace_url(code: str) -> str:
 
 def qr_image(code: str, *, fmt: str, scale: int) -> tuple[bytes, str]:
     """The label for a code that exists (404 otherwise), as PNG or SVG bytes."""
-    catalog.get_trace(code)
+    catalog.require_trace_code(code)
     # Level M survives a smudged or creased label; the URL is short enough to stay small.
     qr = segno.make(trace_url(code), error="m", micro=False)
     out = io.BytesIO()
