@@ -18,6 +18,9 @@ from models.enums import Role
 from services import accounts
 from services.errors import NotAuthenticated, PermissionDenied
 
+# Who may use the county console: county staff (in their counties) and platform admins.
+STAFF_ROLES = (Role.COUNTY_STAFF, Role.PLATFORM_ADMIN)
+
 BEARER_SCHEME = {"type": "http", "scheme": "bearer", "description": "token from /api/v1/auth/*"}
 
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from models import Household, Region, User, db
-from services import access, pii
+from models import Household, User
+from services import access, pii, regions
 
 
 def present_user(user: User) -> dict:
-    codes = {g.region_code for g in user.grants if g.region_code}
-    region_names = (
-        dict(
-            db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()
-        )
-        if codes
-        else {}
-    )
+    region_names = regions.region_names({g.region_code for g in user.grants if g.region_code})
     return {
         "id": user.id,
         "nickname": user.nickname,

@@ -84,8 +84,7 @@ def create_product(actor: User, *, shop_id: int, content: dict) -> Product:
     if shop is None:
         raise NotFound()
     acting = access.act_for(actor, shop.household, ConsentPurpose.MANAGE_PRODUCTS)
-    if shop.status in (ShopStatus.REJECTED, ShopStatus.SUSPENDED):
-        raise InvalidState("店铺当前不能上架新产品", code="shop_not_open")
+    _require_shop_open(shop)
     draft = _normalise_draft(actor, {"media_ids": [], "skus": []} | content, product=None)
     household = shop.household
     product = Product(
@@ -130,8 +129,7 @@ def set_stock(actor: User, sku_id: int, *, stock: int) -> Sku:
 
 def submit_product(actor: User, product_id: int) -> Product:
     product, on_behalf = _owned_product(actor, product_id)
-    if product.shop.status in (ShopStatus.REJECTED, ShopStatus.SUSPENDED):
-        raise InvalidState("店铺当前不能上架产品", code="shop_not_open")
+    _require_shop_open(product.shop)
     target = _check_move(product, "submit")
     _check_complete(product.draft)
     verdict = precheck.check_listing(actor, product.draft)
@@ -261,6 +259,12 @@ def listing_details(products: list[Product]) -> ListingDetails:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _require_shop_open(shop: Shop) -> None:
+    """A rejected or suspended shop takes no new listings and sends none for review."""
+    if shop.status in (ShopStatus.REJECTED, ShopStatus.SUSPENDED):
+        raise InvalidState("店铺当前不能上架产品", code="shop_not_open")
 
 
 def _check_move(product: Product, action: str) -> ProductStatus:

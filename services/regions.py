@@ -38,6 +38,15 @@ def list_regions(*, parent: str | None) -> list[Region]:
     return list(db.session.scalars(query.order_by(Region.code)))
 
 
+def region_names(codes: set[str]) -> dict[str, str]:
+    """code → name for the codes given, in one query."""
+    if not codes:
+        return {}
+    return dict(
+        db.session.execute(select(Region.code, Region.name).where(Region.code.in_(codes))).all()
+    )
+
+
 def require_region(code: str, level: RegionLevel, field: str) -> Region:
     check_code_format(code, field)
     region = db.session.get(Region, code)

@@ -1,22 +1,19 @@
 """County staff: verify households and reveal an ID number (audited)."""
 
-from api.auth import current_user, protected
+from api.auth import STAFF_ROLES, current_user, protected
 from api.blueprint import Blueprint
 from api.presenters import present_household
 from api.schemas.households import HouseholdOut, IdNumberOut, IdNumberQuery
-from models.enums import Role
 from services import households
 
 blp = Blueprint(
     "admin_households", __name__, url_prefix="/api/v1/admin", description="县级：农户核实"
 )
 
-STAFF = (Role.COUNTY_STAFF, Role.PLATFORM_ADMIN)
-
 
 @blp.route("/households/<int:household_id>/verify", methods=["POST"])
 @blp.response(200, HouseholdOut)
-@protected(blp, *STAFF)
+@protected(blp, *STAFF_ROLES)
 def verify_household(household_id):
     """Mark a household's registration as checked by county staff."""
     return present_household(
@@ -27,7 +24,7 @@ def verify_household(household_id):
 @blp.route("/households/<int:household_id>/id-number")
 @blp.arguments(IdNumberQuery, location="query")
 @blp.response(200, IdNumberOut)
-@protected(blp, *STAFF)
+@protected(blp, *STAFF_ROLES)
 def reveal_id_number(args, household_id):
     """The full ID number, for county staff of the household's county; every call is audited."""
     number = households.reveal_id_number(current_user(), household_id, reason=args["reason"])

@@ -1,23 +1,20 @@
 """County staff: the listing review queue, approval and rejection."""
 
-from api.auth import current_user, protected
+from api.auth import STAFF_ROLES, current_user, protected
 from api.blueprint import Blueprint
 from api.product_presenters import present_product, present_queue
 from api.schemas.products import ApproveIn, ProductOut, QueueOut, QueueQuery, RejectIn
-from models.enums import Role
 from services import products
 
 blp = Blueprint(
     "admin_moderation", __name__, url_prefix="/api/v1/admin", description="县级：产品审核"
 )
 
-STAFF = (Role.COUNTY_STAFF, Role.PLATFORM_ADMIN)
-
 
 @blp.route("/moderation/queue")
 @blp.arguments(QueueQuery, location="query")
 @blp.response(200, QueueOut)
-@protected(blp, *STAFF, errors=(403,))
+@protected(blp, *STAFF_ROLES, errors=(403,))
 def queue(args):
     """Listings waiting in the staff member's counties, oldest first (flagged ones marked),
     with the household's status; cursor pagination."""
@@ -28,7 +25,7 @@ def queue(args):
 @blp.route("/products/<int:product_id>/approve", methods=["POST"])
 @blp.arguments(ApproveIn)
 @blp.response(200, ProductOut)
-@protected(blp, *STAFF, errors=(403, 404, 409))
+@protected(blp, *STAFF_ROLES, errors=(403, 404, 409))
 def approve(data, product_id):
     """Publish the submitted draft (and give the product its trace code)."""
     return present_product(products.approve_product(current_user(), product_id, **data))
@@ -37,7 +34,7 @@ def approve(data, product_id):
 @blp.route("/products/<int:product_id>/reject", methods=["POST"])
 @blp.arguments(RejectIn)
 @blp.response(200, ProductOut)
-@protected(blp, *STAFF, errors=(403, 404, 409))
+@protected(blp, *STAFF_ROLES, errors=(403, 404, 409))
 def reject(data, product_id):
     """Refuse the submitted draft with a reason code; the household sees a fix hint."""
     return present_product(products.reject_product(current_user(), product_id, **data))

@@ -1,9 +1,8 @@
 """County staff: approve, reject or suspend shops."""
 
-from api.auth import current_user, protected
+from api.auth import STAFF_ROLES, current_user, protected
 from api.blueprint import Blueprint
 from api.schemas.shops import ReasonIn, ReviewIn, ShopOut
-from models.enums import Role
 from services import shops
 
 blp = Blueprint("admin_shops", __name__, url_prefix="/api/v1/admin", description="县级：店铺审核")
@@ -16,7 +15,7 @@ def _review(shop_id: int, action: str, data: dict):
 @blp.route("/shops/<int:shop_id>/approve", methods=["POST"])
 @blp.arguments(ReviewIn)
 @blp.response(200, ShopOut)
-@protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
+@protected(blp, *STAFF_ROLES, errors=(403, 404, 409))
 def approve_shop(data, shop_id):
     """Approve a pending shop, or reinstate a suspended one."""
     return _review(shop_id, "approve", data)
@@ -25,7 +24,7 @@ def approve_shop(data, shop_id):
 @blp.route("/shops/<int:shop_id>/reject", methods=["POST"])
 @blp.arguments(ReasonIn)
 @blp.response(200, ShopOut)
-@protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
+@protected(blp, *STAFF_ROLES, errors=(403, 404, 409))
 def reject_shop(data, shop_id):
     """Reject a pending shop with a reason the household will see."""
     return _review(shop_id, "reject", data)
@@ -34,7 +33,7 @@ def reject_shop(data, shop_id):
 @blp.route("/shops/<int:shop_id>/suspend", methods=["POST"])
 @blp.arguments(ReasonIn)
 @blp.response(200, ShopOut)
-@protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN, errors=(403, 404, 409))
+@protected(blp, *STAFF_ROLES, errors=(403, 404, 409))
 def suspend_shop(data, shop_id):
     """Suspend an approved shop, with a reason."""
     return _review(shop_id, "suspend", data)
