@@ -1,10 +1,24 @@
-"""Server-rendered pages: the public H5 storefront (and, later, the county console)."""
+"""Server-rendered pages: the public H5 storefront (and, later, the county console).
 
-from flask import Blueprint, abort, render_template
+Pages read the public catalog through ``services``; an id or code the public may not see
+answers the storefront's 404 page. ``render_error_page`` is also what the app answers every
+failed request outside ``/api/`` with (see ``api/errors.py``).
+"""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Blueprint, render_template
+
+from models import Product
 from services import catalog, pii, shops
 from services.errors import NotFound
-from services.media import media_urls
+from storefront import photos
+from storefront.errors import render_error_page
+from storefront.filters import yuan
+
+__all__ = ["bp", "render_error_page"]
 
 bp = Blueprint(
     "storefront",
@@ -13,31 +27,132 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static/storefront",
 )
+bp.add_app_template_filter(yuan, "yuan")
+
+# A spec with this many left or fewer shows as 库存紧张 (the API's ``low`` stock state).
+LOW_STOCK = 5
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    price_fen: int
+    stock: int
+
+    @property
+    def sold_out(self) -> bool:
+        return self.stock <= 0
+
+    @property
+    def stock_label(self) -> str:
+        if self.sold_out:
+            return "已售罄"
+        return "库存紧张" if self.stock <= LOW_STOCK else "有货"
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What a page says about a listing's price and stock, from its active specs."""
+
+    specs: list[Spec]
+
+    @classmethod
+    def of(cls, product: Product) -> Offer:
+        return cls([Spec(s.spec_name, s.price_fen, s.stock) for s in product.skus if s.is_active])
+
+    @property
+    def price_from_fen(self) -> int | None:
+        return min((s.price_fen for s in self.specs), default=None)
+
+    @property
+    def has_more_prices(self) -> bool:
+        return len({s.price_fen for s in self.specs}) > 1
+
+    @property
+    def sold_out(self) -> bool:
+        return all(s.sold_out for s in self.specs)
+
+
+@dataclass(frozen=True)
+class Card:
+    """A listing in a shop's grid."""
+
+    id: int
+    title: str
+    cover: photos.Photo | None
+    offer: Offer
+
+    @property
+    def price_from_fen(self) -> int | None:
+        return self.offer.price_from_fen
+
+    @property
+    def has_more_prices(self) -> bool:
+        return self.offer.has_more_prices
+
+    @property
+    def sold_out(self) -> bool:
+        return self.offer.sold_out
 
 
 @bp.get("/")
 def home():
-    return render_template("home.html", shops=shops.list_public_shops(limit=30))
+    return render_template("storefront/home.html", shops=shops.list_public_shops(limit=30))
+
+
+@bp.get("/shops/<int:shop_id>")
+def shop(shop_id: int):
+    """An approved shop: who runs it, where, its story and what it has on sale."""
+    try:
+        found, products, media = catalog.get_shop(shop_id)
+    except NotFound:
+        return render_error_page(404)
+    household = found.household
+    items = [Card(p.id, p.title, photos.cover(p.media_ids, media), Offer.of(p)) for p in products]
+    return render_template(
+        "storefront/shop.html",
+        shop=found,
+        household_name=pii.mask_name(household.head_name),
+        village_name=household.village.name,
+        items=items,
+        photo_sizes=photos.GRID_CELL,
+    )
+
+
+@bp.get("/products/<int:product_id>")
+def product(product_id: int):
+    """A listing on sale: its photos, specs with prices, stock and where it comes from."""
+    try:
+        found, media = catalog.get_product(product_id)
+    except NotFound:
+        return render_error_page(404)
+    offer = Offer.of(found)
+    return render_template(
+        "storefront/product.html",
+        product=found,
+        photos=photos.photos(found.media_ids, media),
+        photo_sizes=photos.FULL_WIDTH,
+        specs=offer.specs,
+        price_from_fen=offer.price_from_fen,
+        has_more_prices=offer.has_more_prices,
+        sold_out=offer.sold_out,
+        household_name=pii.mask_name(found.shop.household.head_name),
+    )
 
 
 @bp.get("/t/<code>")
 def trace(code: str):
     """The page a printed QR label opens: where the product came from and who grew it."""
     try:
-        product, media = catalog.get_trace(code)
+        found, media = catalog.get_trace(code)
     except NotFound:
-        abort(404)
-    photo = next((media[i] for i in product.media_ids or [] if i in media), None)
-    thumb = (
-        next((v["url"] for v in media_urls(photo) if v["format"] == "jpeg"), None)
-        if photo
-        else None
-    )
+        return render_error_page(404)
     return render_template(
-        "trace.html",
-        product=product,
+        "storefront/trace.html",
+        product=found,
         code=code,
-        household_name=pii.mask_name(product.shop.household.head_name),
-        on_sale=catalog.is_on_sale(product),
-        photo_url=thumb,
+        household_name=pii.mask_name(found.shop.household.head_name),
+        on_sale=catalog.is_on_sale(found),
+        photo=photos.cover(found.media_ids, media),
+        photo_sizes=photos.FULL_WIDTH,
     )
