@@ -1,6 +1,21 @@
+import re
+from pathlib import Path
+
 import pytest
 
-from api.config import DEV_PII_KEY, Config, ConfigError, normalise_database_url
+from api import config
+from api.config import (
+    DEV_PII_KEY,
+    SETTINGS,
+    Config,
+    ConfigError,
+    Required,
+    Setting,
+    When,
+    normalise_database_url,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_local_defaults_work_without_env(tmp_path):
@@ -14,8 +29,27 @@ def test_local_defaults_work_without_env(tmp_path):
 def test_feed_cache_lifetime_from_env(tmp_path):
     cfg = Config.from_env({"CATALOG_CACHE_SECONDS": "0"}, instance_path=str(tmp_path))
     assert cfg.CATALOG_CACHE_SECONDS == 0
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="CATALOG_CACHE_SECONDS"):
         Config.from_env({"CATALOG_CACHE_SECONDS": "five"}, instance_path=str(tmp_path))
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.type is not str], ids=str)
+def test_unreadable_values_stop_start_up_naming_the_variable(setting):
+    with pytest.raises(ConfigError, match=setting.env):
+        Config.from_env({setting.env: "abc"})
+
+
+def test_switches_read_the_usual_spellings():
+    for raw, value in (("1", True), ("Yes", True), ("on", True), ("0", False), ("FALSE", False)):
+        assert Config.from_env({"WECHAT_CONTENT_CHECK": raw}).WECHAT_CONTENT_CHECK is value
+
+
+def test_empty_variables_count_as_unset(tmp_path):
+    env = {s.env: "" for s in SETTINGS}
+    assert (
+        Config.from_env(env, instance_path=str(tmp_path)).as_flask_config()
+        == Config.from_env({}, instance_path=str(tmp_path)).as_flask_config()
+    )
 
 
 def test_production_refuses_to_start_without_secrets():
@@ -47,3 +81,107 @@ def test_production_turns_dev_login_off_and_refuses_dev_keys():
 def test_database_url_spellings():
     assert normalise_database_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_every_setting_is_declared_once():
+    keys = [s.flask_key for s in SETTINGS] + [d.key for d in config.DERIVED] + list(config.FIXED)
+    assert len(keys) == len(set(keys))
+    assert len({s.env for s in SETTINGS}) == len(SETTINGS)
+
+
+def test_upload_limit_comes_from_the_image_pipeline():
+    from media.images import MAX_BYTES
+
+    assert MAX_BYTES < Config.from_env({}).MAX_CONTENT_LENGTH < MAX_BYTES + 1024 * 1024
+
+
+class _PaymentsConfig(Config):
+    """The form later settings take: required in production only while a switch is on."""
+
+    settings = (
+        *SETTINGS,
+        Setting("PAYMENTS_ENABLED", bool, False, "take payments"),
+        Setting(
+            "WECHATPAY_MCHID",
+            str,
+            "",
+            "merchant number",
+            required=Required(when=When("PAYMENTS_ENABLED")),
+        ),
+    )
+
+
+def test_required_in_production_while_a_switch_is_on():
+    production = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 32,
+        "DATABASE_URL": "postgres://db/nongjia",
+        "PII_ENCRYPTION_KEY": "k" * 44,
+        "WECHAT_APPID": "wx1",
+        "WECHAT_SECRET": "x",
+    }
+    assert _PaymentsConfig.from_env(production).WECHATPAY_MCHID == ""
+    assert _PaymentsConfig.from_env({"PAYMENTS_ENABLED": "1"}).PAYMENTS_ENABLED is True
+    with pytest.raises(ConfigError, match=r"WECHATPAY_MCHID \(needed by PAYMENTS_ENABLED=1\)"):
+        _PaymentsConfig.from_env(production | {"PAYMENTS_ENABLED": "1"})
+    cfg = _PaymentsConfig.from_env(production | {"PAYMENTS_ENABLED": "1", "WECHATPAY_MCHID": "19"})
+    assert cfg.as_flask_config()["WECHATPAY_MCHID"] == "19"
+
+
+# --- the README's configuration table -----------------------------------------------------------
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split(f"\n## {title}\n", 1)[1]
+    return re.split(r"\n## ", section, maxsplit=1)[0]
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """The first Markdown table in ``text``: variable name → the other cells."""
+    rows: dict[str, list[str]] = {}
+    lines = text[text.index("\n|") + 1 :].splitlines()
+    for line in lines[2:]:  # after the header and its rule
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        names = re.fullmatch(r"`([A-Z0-9_]+)`", cells[0])
+        assert names, f"one variable per row: {line}"
+        assert names[1] not in rows, f"listed twice: {names[1]}"
+        rows[names[1]] = cells[1:]
+    return rows
+
+
+def _documented_default(setting: Setting) -> str:
+    value = setting.local_default("instance")
+    if setting.secret and value:
+        return "dev value"
+    if value in ("", None):
+        return "empty"
+    if setting.type is bool:
+        return "`1`" if value else "`0`"
+    if setting.type is float:
+        return f"`{value:g}`"
+    return f"`{value}`"
+
+
+def test_readme_lists_every_setting_with_its_default():
+    section = _readme_section("Configuration")
+    rows = _table_rows(section.split("\n### ", 1)[0])
+    assert set(rows) == {s.env for s in SETTINGS}
+    for setting in SETTINGS:
+        default = rows[setting.env][0]
+        documented = _documented_default(setting)
+        assert default == documented or default.startswith(documented + " "), (setting.env, default)
+
+
+def test_readme_lists_the_server_variables():
+    """The serving table names what gunicorn.conf.py and the app factory read, and nothing else."""
+    section = _readme_section("Configuration")
+    rows = _table_rows(section.split("\n### Serving\n", 1)[1])
+    read = {
+        name
+        for path in ("gunicorn.conf.py", "api/app.py")
+        for name in re.findall(r"os\.environ\.get\(\"([A-Z0-9_]+)\"", (ROOT / path).read_text())
+    }
+    assert set(rows) == read
