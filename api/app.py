@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, errors, media_files
-from api.auth import BEARER_SCHEME, authenticate_before_parsing
+from api.auth import BEARER_SCHEME
+from api.blueprint import ErrorCodesPlugin
 from api.config import Config
 from api.extensions import api, db, limiter, migrate
 from api.health import bp as health_bp
@@ -23,6 +24,7 @@ from api.v1.admin import households as admin_households
 from api.v1.admin import moderation as admin_moderation
 from api.v1.admin import shops as admin_shops
 from storefront import bp as storefront_bp
+from storefront import render_error_page
 
 BLUEPRINTS = (
     auth.blp,
@@ -72,7 +74,13 @@ def create_app(config: Config | dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True, compare_type=True)
     limiter.init_app(app)
-    api.init_app(app, spec_kwargs={"info": {"description": "农家微店 API"}})
+    api.init_app(
+        app,
+        spec_kwargs={
+            "info": {"description": "农家微店 API"},
+            "extra_plugins": [ErrorCodesPlugin(errors.status_of, errors.entry_of)],
+        },
+    )
     api.spec.components.security_scheme("bearerAuth", BEARER_SCHEME)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
@@ -85,9 +93,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     )
     app.register_blueprint(storefront_bp)
     media_files.init_app(app)
-    errors.register_error_handlers(app)
-    # After the body checks (413, 415): then the token (401, 403), then argument parsing (422).
-    app.before_request(authenticate_before_parsing)
+    errors.register_error_handlers(app, html_error_page=render_error_page)
     cli.register(app)
     return app
 

@@ -3,68 +3,94 @@
     {"code": 409, "status": "Conflict", "error": "insufficient_stock",
      "message": "库存不足", "errors": {...}}
 
-Domain errors map to HTTP statuses in ``DOMAIN_STATUS``; routing, parsing and framework errors
-map through ``HTTP_ERRORS``. Nothing internal (tracebacks, SQL, class names) reaches a client.
+Codes and messages come from the catalog (``services/error_codes.py``); this module gives each
+*kind* of error its HTTP status, and maps the framework's own exceptions (routing, parsing,
+size limits) onto catalog entries. Nothing internal (tracebacks, SQL, class names) reaches a
+client. Pages outside /api/ get the storefront's HTML error pages instead.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 
 from flask import Flask, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import HTTPException
 
-from api.routing import body_locations, body_required, current_view
 from models import db
-from services import errors as domain
+from services import errors as kinds
+from services.error_codes import CommonError, RequestError
+from services.errors import DomainError, ErrorCode, all_codes
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 
-# Domain error class → HTTP status. Subclasses inherit their parent's row.
-DOMAIN_STATUS: dict[type[domain.DomainError], int] = {
-    domain.NotAuthenticated: 401,
-    domain.PermissionDenied: 403,
-    domain.NotFound: 404,
-    domain.Conflict: 409,
-    domain.InvalidState: 409,
-    domain.InvalidInput: 422,
-    domain.PayloadTooLarge: 413,
-    domain.UnsupportedMedia: 415,
-    domain.RateLimited: 429,
-    domain.UpstreamUnavailable: 503,
-    domain.DomainError: 400,
+# The HTTP status of each kind of error: the only place statuses meet the catalog.
+KIND_STATUS: dict[type[DomainError], int] = {
+    kinds.BadRequest: 400,
+    kinds.NotAuthenticated: 401,
+    kinds.PermissionDenied: 403,
+    kinds.NotFound: 404,
+    kinds.MethodNotAllowed: 405,
+    kinds.NotAcceptable: 406,
+    kinds.Conflict: 409,
+    kinds.InvalidState: 409,
+    kinds.PayloadTooLarge: 413,
+    kinds.UriTooLong: 414,
+    kinds.UnsupportedMedia: 415,
+    kinds.InvalidInput: 422,
+    kinds.RateLimited: 429,
+    kinds.InternalError: 500,
+    kinds.UpstreamUnavailable: 503,
 }
 
-# HTTP status → (stable code, Chinese message) for errors raised outside the services.
-HTTP_ERRORS: dict[int, tuple[str, str]] = {
-    400: ("bad_request", "请求格式有误"),
-    401: ("unauthorized", "请先登录"),
-    403: ("forbidden", "无操作权限"),
-    404: ("not_found", "内容不存在"),
-    405: ("method_not_allowed", "不支持的请求方式"),
-    406: ("not_acceptable", "不支持的响应格式"),
-    409: ("conflict", "数据已存在或已变化"),
-    413: ("payload_too_large", "提交的内容太大"),
-    415: ("unsupported_media_type", "不支持的内容类型"),
-    422: ("validation_error", "填写的信息有误"),
-    429: ("rate_limited", "操作太频繁，请稍后再试"),
-    500: ("internal_error", "系统繁忙，请稍后再试"),
-    503: ("service_unavailable", "系统繁忙，请稍后再试"),
+# The catalog entry that answers a framework exception of each status (werkzeug's routing,
+# flask-limiter, webargs). Derived entries keep the catalog the only source of codes.
+FRAMEWORK_ERRORS: dict[int, ErrorCode] = {
+    400: RequestError.BAD_REQUEST,
+    401: CommonError.UNAUTHORIZED,
+    403: CommonError.FORBIDDEN,
+    404: CommonError.NOT_FOUND,
+    405: RequestError.METHOD_NOT_ALLOWED,
+    406: RequestError.NOT_ACCEPTABLE,
+    409: CommonError.CONFLICT,
+    413: RequestError.PAYLOAD_TOO_LARGE,
+    414: RequestError.URI_TOO_LONG,
+    415: RequestError.UNSUPPORTED_MEDIA_TYPE,
+    422: CommonError.VALIDATION_ERROR,
+    429: CommonError.RATE_LIMITED,
+    500: CommonError.INTERNAL_ERROR,
+    503: CommonError.SERVICE_UNAVAILABLE,
 }
+
+HtmlErrorPage = Callable[[int], Response]
+
+
+def status_of(entry: ErrorCode) -> int:
+    return KIND_STATUS[entry.kind]
+
+
+def entry_of(code: str) -> ErrorCode:
+    return all_codes()[code]
+
+
+def code_table() -> dict[str, int]:
+    """Every code of the catalog with its HTTP status (the spec and docs/errors.md use it)."""
+    return {code: status_of(entry) for code, entry in all_codes().items()}
 
 
 def error_response(
-    status: int, error: str, message: str, errors: dict | None = None, headers=None
+    entry: ErrorCode, errors: dict | None = None, headers=None, *, status: int | None = None
 ) -> Response:
+    status = status or status_of(entry)
     body = {
         "code": status,
         "status": HTTPStatus(status).phrase,
-        "error": error,
-        "message": message,
+        "error": entry.code,
+        "message": entry.message,
     }
     if errors:
         body["errors"] = errors
@@ -77,35 +103,34 @@ def error_response(
     return response
 
 
-def _status_for(exc: domain.DomainError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_STATUS:
-            return DOMAIN_STATUS[cls]
-    return 400
-
-
 def _is_api_request() -> bool:
     return request.path.startswith(API_PREFIX) or request.path == API_PREFIX.rstrip("/")
 
 
-def handle_domain_error(exc: domain.DomainError) -> Response:
+def handle_domain_error(exc: DomainError):
     db.session.rollback()
-    return error_response(_status_for(exc), exc.code, exc.message, exc.errors)
+    if not _is_api_request():
+        return _html_page(status_of(exc.entry))
+    return error_response(exc.entry, exc.errors)
 
 
 def handle_http_exception(exc: HTTPException):
-    if not _is_api_request():
-        return exc
     status = exc.code or 500
-    error, message = HTTP_ERRORS.get(status, (f"http_{status}", HTTPStatus(status).phrase))
+    if not _is_api_request():
+        return _html_page(status)
+    entry = FRAMEWORK_ERRORS.get(status)
     data = getattr(exc, "data", None) or {}
     errors = data.get("messages") or data.get("errors")
     if status == 400 and errors and "json" in errors:
-        error, message = "malformed_json", "请求内容不是有效的 JSON"
+        entry = RequestError.MALFORMED_JSON
     if status == 422 and _has_unknown_field(errors):
-        error, message = "unknown_field", "包含不支持的字段"
+        entry = RequestError.UNKNOWN_FIELD
     headers = data.get("headers") or (exc.get_headers() if status in (405, 429) else None)
-    return error_response(status, error, message, errors, headers)
+    if entry is None:
+        # A status no catalog entry answers (werkzeug's 416, 431 ...): the nearest kind's code
+        # under the real status, so the client still gets the one shape.
+        entry = RequestError.BAD_REQUEST if status < 500 else CommonError.INTERNAL_ERROR
+    return error_response(entry, errors, headers, status=status)
 
 
 def _has_unknown_field(errors) -> bool:
@@ -122,67 +147,57 @@ def handle_integrity_error(exc: IntegrityError):
     db.session.rollback()
     log.info("integrity error answered with 409: %s", type(exc.orig).__name__)
     if not _is_api_request():
-        raise exc
-    return error_response(409, *HTTP_ERRORS[409])
+        return _html_page(409)
+    return error_response(CommonError.CONFLICT)
 
 
 def handle_operational_error(exc: OperationalError):
     db.session.rollback()
     log.exception("database unavailable")
     if not _is_api_request():
-        raise exc
-    return error_response(503, *HTTP_ERRORS[503])
+        return _html_page(503)
+    return error_response(CommonError.SERVICE_UNAVAILABLE)
 
 
 def handle_unexpected(exc: Exception):
     db.session.rollback()
     log.exception("unhandled error on %s %s", request.method, request.path)
     if not _is_api_request():
-        return "系统繁忙，请稍后再试", 500
-    return error_response(500, *HTTP_ERRORS[500])
+        return _html_page(500)
+    return error_response(CommonError.INTERNAL_ERROR)
 
 
-def check_request_body() -> None:
-    """Refuse a body the matched view cannot take, before anything reads it.
+def _html_page(status: int):
+    page: HtmlErrorPage | None = current_app.extensions.get("nongjia.html_error_page")
+    if page is None:
+        return HTTPStatus(status).phrase, status
+    return page(status)
 
-    Only views with a request body (``@blp.arguments`` in json, form or files) are concerned;
-    the spec documents 413 and 415 on exactly those operations. Uploads are capped by
-    ``MAX_CONTENT_LENGTH``, other bodies by ``MAX_JSON_BODY``; a JSON body must say it is JSON,
-    and be there when the spec says it is required (422 ``missing_body``).
+
+def check_request_size() -> None:
+    """before_request: refuse what no view takes, before anything reads it.
+
+    Uploads (multipart) are capped by ``MAX_CONTENT_LENGTH``, which Flask enforces as it reads;
+    any other body by ``MAX_JSON_BODY``, here, from the declared length. Per-view checks (the
+    body's type, a missing body) run in ``api.blueprint.Blueprint.arguments``, after the token.
     """
-    view = current_view()
-    locations = body_locations(view)
-    if not locations:
-        return
     length = request.content_length
+    if length is None:
+        return
     multipart = (request.mimetype or "").startswith("multipart/")
-    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
-        raise RequestEntityTooLarge()
-    if length is not None and length > _max_json_body() and not multipart:
-        raise RequestEntityTooLarge()
-    if "json" in locations and _has_body() and not request.is_json:
-        raise UnsupportedMediaType()
-    if "json" in locations and not _has_body() and body_required(view):
-        # Parsed, a missing body would read as {}: a PATCH would answer 200 having done nothing.
-        raise domain.InvalidInput("请求内容不能为空", code="missing_body")
+    limit = current_app.config["MAX_CONTENT_LENGTH" if multipart else "MAX_JSON_BODY"]
+    if length > limit:
+        raise RequestError.PAYLOAD_TOO_LARGE()
 
 
-def _has_body() -> bool:
-    return (
-        bool(request.content_length)
-        or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    )
-
-
-def _max_json_body() -> int:
-    return current_app.config["MAX_JSON_BODY"]
-
-
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: Flask, *, html_error_page: HtmlErrorPage | None = None) -> None:
+    """``html_error_page(status)`` renders pages outside /api/ (the storefront's look)."""
+    if html_error_page is not None:
+        app.extensions["nongjia.html_error_page"] = html_error_page
     # Registered after flask-smorest's own HTTPException handler, so this one wins.
-    app.register_error_handler(domain.DomainError, handle_domain_error)
+    app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OperationalError, handle_operational_error)
     app.register_error_handler(Exception, handle_unexpected)
-    app.before_request(check_request_body)
+    app.before_request(check_request_size)

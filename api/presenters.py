@@ -29,15 +29,14 @@ def present_user(user: User) -> dict:
 
 
 def present_household(household: Household, viewer: User) -> dict:
-    sees_phone = access.is_member(viewer, household) or access.is_staff_of(
-        viewer, household.county_code
-    )
     return {
         "id": household.id,
         "registry_no": household.registry_no,
         "head_name": household.head_name,
         "id_number_masked": household.id_number_masked,
-        "phone": household.phone if sees_phone else pii.mask_phone(household.phone),
+        "phone": household.phone
+        if access.sees_phone(viewer, household)
+        else pii.mask_phone(household.phone),
         "village": {"code": household.village.code, "name": household.village.name},
         "county_code": household.county_code,
         "poverty_status": household.poverty_status,

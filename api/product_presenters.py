@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from models import Product, Shop
-from services import pii
+from models.enums import StockState
+from services import catalog, pii
 from services import products as products_service
 from services.media import media_urls
 from services.products import ListingDetails
-
-LOW_STOCK = 5
 
 
 def present_photos(media_ids: list[int], media: dict) -> list[dict]:
@@ -81,10 +80,6 @@ def _present_queue_item(product: Product, details: ListingDetails) -> dict:
     }
 
 
-def _stock_state(stock: int) -> str:
-    return "sold_out" if stock <= 0 else "low" if stock <= LOW_STOCK else "in_stock"
-
-
 def present_public_product(product: Product, media: dict) -> dict:
     """What anyone may see: approved content only, the household's name masked."""
     household = product.shop.household
@@ -95,7 +90,7 @@ def present_public_product(product: Product, media: dict) -> dict:
                 "id": sku.id,
                 "spec_name": sku.spec_name,
                 "price_fen": sku.price_fen,
-                "stock_state": _stock_state(sku.stock),
+                "stock_state": catalog.stock_state(sku.stock),
             }
             for sku in product.skus
             if sku.is_active
@@ -140,7 +135,7 @@ def present_catalog_item(card, store) -> dict:
         "unit": card.unit,
         "cover": _cover(card.cover_variants, store),
         "price_from_fen": card.price_from_fen,
-        "sold_out": card.stock_total <= 0,
+        "sold_out": catalog.stock_state(card.stock_total) == StockState.SOLD_OUT,
         "household_name": pii.mask_name(card.head_name),
         "village": {"code": card.village_code, "name": card.village_name},
         "shop": {"id": card.shop_id, "name": card.shop_name},

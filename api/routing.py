@@ -1,7 +1,7 @@
 """URL converters and look-ups of the view a request is routed to.
 
-The before-request guards (body size and type in ``api.errors``, the token in ``api.auth``) run
-before flask-smorest parses any argument; they read what the matched view declares.
+``current_view`` tells the error module which operation answered, so the test suite can check
+each answer against the error codes that operation declares (``api.blueprint``).
 """
 
 from __future__ import annotations
@@ -40,22 +40,3 @@ def current_view() -> Callable | None:
             method = "get"
         view = getattr(view_class, method, None)
     return view
-
-
-_BODY_LOCATIONS = {"json", "form", "files"}
-
-
-def _arguments(view: Callable | None) -> list[dict]:
-    # flask-smorest records each @blp.arguments in the function's _apidoc, which functools.wraps
-    # carries up through every decorator.
-    return getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
-
-
-def body_locations(view: Callable | None) -> set[str]:
-    """Where the view's ``@blp.arguments`` read a request body from ("json", "form", "files")."""
-    return {p["in"] for p in _arguments(view)} & _BODY_LOCATIONS
-
-
-def body_required(view: Callable | None) -> bool:
-    """Whether the spec marks the view's request body required (``@blp.arguments`` default)."""
-    return any(p["in"] in _BODY_LOCATIONS and p.get("required", True) for p in _arguments(view))

@@ -2,8 +2,8 @@
 
 Everything here treats the bytes as hostile: the type comes from magic bytes, dimensions are
 checked from the header before any pixel is decoded, every decoder failure becomes an
-``ImageRejected`` with a stable code, and no metadata of the original (EXIF with GPS, XMP, ICC,
-JPEG comments) survives into a variant.
+``ImageRejected`` naming the ``ImageProblem``, and no metadata of the original (EXIF with GPS,
+XMP, ICC, JPEG comments) survives into a variant.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
@@ -57,25 +58,27 @@ SUPPORTED_TYPES = frozenset(_PIL_FORMATS)  # what sniff_type can return
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+class ImageProblem(StrEnum):
+    """What is wrong with an upload. The library names the problem; how it is told to the user
+    (code, Chinese message, HTTP status) is the error catalog's business."""
+
+    EMPTY = "empty"
+    TOO_MANY_BYTES = "too_many_bytes"
+    UNSUPPORTED = "unsupported"
+    # Truncated or otherwise undecodable. One problem: Pillow fails truncated WebP on open,
+    # JPEG cut in its header on open and JPEG cut in its pixels on load, so no split holds.
+    CORRUPT = "corrupt"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    BOMB = "bomb"
+
+
 class ImageRejected(Exception):
-    """An upload that is not a usable photo. ``code`` is stable; ``message`` is for a toast."""
+    """An upload that is not a usable photo; ``problem`` says why."""
 
-    MESSAGES = {
-        "empty_file": (422, "文件是空的，请重新选择图片"),
-        "file_too_large": (413, "图片太大，请选择 10MB 以内的图片"),
-        "unsupported_type": (415, "只支持 JPG、PNG、WebP 图片"),
-        # Truncated or otherwise undecodable. One code: Pillow fails truncated WebP on open,
-        # JPEG cut in its header on open and JPEG cut in its pixels on load, so no split holds.
-        "corrupt_image": (422, "图片已损坏，请重新拍摄"),
-        "image_too_large": (422, "图片尺寸过大"),
-        "decompression_bomb": (422, "图片尺寸过大"),
-    }
-
-    def __init__(self, code: str, detail: str = "") -> None:
-        self.code = code
-        self.http_status, self.message = self.MESSAGES[code]
+    def __init__(self, problem: ImageProblem, detail: str = "") -> None:
+        self.problem = problem
         self.detail = detail  # for logs only: never shown to the user
-        super().__init__(f"{code}: {detail}" if detail else code)
+        super().__init__(f"{problem}: {detail}" if detail else str(problem))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +127,12 @@ def process_image(
     if not widths or min(widths) < 1:
         raise ValueError("widths must be positive")
     if not data:
-        raise ImageRejected("empty_file")
+        raise ImageRejected(ImageProblem.EMPTY)
     if len(data) > max_bytes:
-        raise ImageRejected("file_too_large", f"{len(data)} bytes")
+        raise ImageRejected(ImageProblem.TOO_MANY_BYTES, f"{len(data)} bytes")
     source_type = sniff_type(data)
     if source_type is None:
-        raise ImageRejected("unsupported_type", repr(data[:16]))
+        raise ImageRejected(ImageProblem.UNSUPPORTED, repr(data[:16]))
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone flipped the global: truncation must fail here
         log.warning("ImageFile.LOAD_TRUNCATED_IMAGES was True; resetting it to False")
         ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -165,18 +168,18 @@ def _open(data: bytes, pil_format: str) -> ImageFile.ImageFile:
     try:
         img = Image.open(io.BytesIO(data), formats=[pil_format])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("decompression_bomb", str(exc)) from exc
+        raise ImageRejected(ImageProblem.BOMB, str(exc)) from exc
     except MemoryError:
         raise
     except Exception as exc:  # Pillow's header parsers raise a zoo of types on hostile input
-        raise ImageRejected("corrupt_image", f"{type(exc).__name__}: {exc}") from exc
+        raise ImageRejected(ImageProblem.CORRUPT, f"{type(exc).__name__}: {exc}") from exc
     w, h = img.size
     if w * h > MAX_PIXELS:
-        raise ImageRejected("decompression_bomb", f"{w}x{h}")
+        raise ImageRejected(ImageProblem.BOMB, f"{w}x{h}")
     if max(w, h) > MAX_SIDE:
-        raise ImageRejected("image_too_large", f"{w}x{h}")
+        raise ImageRejected(ImageProblem.TOO_MANY_PIXELS, f"{w}x{h}")
     if min(w, h) < 1:
-        raise ImageRejected("corrupt_image", f"{w}x{h}")
+        raise ImageRejected(ImageProblem.CORRUPT, f"{w}x{h}")
     return img
 
 
@@ -197,11 +200,11 @@ def _decode(img: ImageFile.ImageFile, max_width: int) -> tuple[Image.Image, tupl
     try:
         img.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected("decompression_bomb", str(exc)) from exc
+        raise ImageRejected(ImageProblem.BOMB, str(exc)) from exc
     except MemoryError:
         raise
     except Exception as exc:  # OSError("image file is truncated"), SyntaxError, ValueError, ...
-        raise ImageRejected("corrupt_image", f"{type(exc).__name__}: {exc}") from exc
+        raise ImageRejected(ImageProblem.CORRUPT, f"{type(exc).__name__}: {exc}") from exc
     if orientation != 1:
         try:
             img = ImageOps.exif_transpose(img)

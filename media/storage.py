@@ -26,13 +26,9 @@ _KEY = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*
 class StorageUnavailable(Exception):
     """The store could not be reached or refused the operation; the upload may be retried."""
 
-    code = "storage_unavailable"
-    http_status = 503
-    message = "图片存储暂时不可用，请稍后再试"
-
     def __init__(self, detail: str = "") -> None:
         self.detail = detail  # for logs only
-        super().__init__(f"{self.code}: {detail}" if detail else self.code)
+        super().__init__(detail or "storage unavailable")
 
 
 class Storage(Protocol):

@@ -62,6 +62,14 @@ class ProductStatus(StrEnum):
     DELISTED = "delisted"
 
 
+class StockState(StrEnum):
+    """What a buyer is told of a SKU's stock (never the exact count)."""
+
+    IN_STOCK = "in_stock"
+    LOW = "low"
+    SOLD_OUT = "sold_out"
+
+
 class ReviewState(StrEnum):
     """The state of a product's pending edit (the draft beside the live content)."""
 

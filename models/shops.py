@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import TimestampMixin, db, str_enum
 from models.enums import ShopStatus
+
+
+_CLOSED = (ShopStatus.REJECTED, ShopStatus.SUSPENDED)
 
 
 class Shop(TimestampMixin, db.Model):
@@ -30,12 +34,19 @@ class Shop(TimestampMixin, db.Model):
 
     household = relationship("Household", lazy="joined")
 
+    # The rules about a shop's status, stated once, in Python and in SQL alike.
+    @hybrid_property
+    def is_open(self) -> bool:
+        """Approved: public, its listed products on sale."""
+        return self.status == ShopStatus.APPROVED
 
-# The shop state machine: action → (states it may start from, state it ends in).
-SHOP_TRANSITIONS: dict[str, tuple[frozenset[ShopStatus], ShopStatus]] = {
-    "approve": (frozenset({ShopStatus.PENDING, ShopStatus.SUSPENDED}), ShopStatus.APPROVED),
-    "reject": (frozenset({ShopStatus.PENDING}), ShopStatus.REJECTED),
-    "suspend": (frozenset({ShopStatus.APPROVED}), ShopStatus.SUSPENDED),
-    # A rejected shop that its owner edits goes back to the queue.
-    "resubmit": (frozenset({ShopStatus.REJECTED}), ShopStatus.PENDING),
-}
+    @hybrid_property
+    def accepts_listings(self) -> bool:
+        """Not refused nor suspended: it may prepare listings and send them for review (a shop
+        waiting for its own review may already prepare them)."""
+        return self.status not in _CLOSED
+
+    @accepts_listings.inplace.expression
+    @classmethod
+    def _accepts_listings_expression(cls):
+        return cls.status.not_in(_CLOSED)

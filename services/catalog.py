@@ -14,9 +14,10 @@ from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from models import Household, Media, Product, Region, Shop, Sku, db
-from models.enums import Category, ProductStatus, RegionLevel, ShopStatus
+from models.enums import Category, ProductStatus, RegionLevel, StockState
 from services import cursors
-from services.errors import InvalidInput, NotFound
+from services.error_codes import ProductError, RegionError, ShopError
+from services.errors import NotFound
 from services.media import load_media
 from services.regions import check_code_format
 
@@ -38,7 +39,7 @@ class Page:
 
 
 # On sale: listed, in a shop that is open. ``is_on_sale`` says the same of a loaded product.
-_ON_SALE = and_(Product.status == ProductStatus.LISTED, Shop.status == ShopStatus.APPROVED)
+_ON_SALE = and_(Product.status == ProductStatus.LISTED, Shop.is_open)
 
 
 def _public():
@@ -147,14 +148,14 @@ def _escape_like(term: str) -> str:
 def get_product(product_id: int) -> tuple[Product, dict[int, Media]]:
     product = db.session.scalar(_public().where(Product.id == product_id))
     if product is None:
-        raise NotFound("商品不存在或已下架")
+        raise ProductError.PRODUCT_UNAVAILABLE()
     return product, load_photos([product])
 
 
 def get_shop(shop_id: int, *, limit: int = 50) -> tuple[Shop, list[Product], dict[int, Media]]:
     shop = db.session.get(Shop, shop_id)
-    if shop is None or shop.status != ShopStatus.APPROVED:
-        raise NotFound("店铺不存在")
+    if shop is None or not shop.is_open:
+        raise ShopError.SHOP_UNAVAILABLE()
     products = list(
         db.session.scalars(
             _public()
@@ -185,7 +186,7 @@ def require_trace_code(code: str) -> None:
 
 
 def _trace_not_found() -> NotFound:
-    return NotFound("溯源码不存在", code="trace_not_found")
+    return ProductError.TRACE_NOT_FOUND()
 
 
 def load_photos(products: list[Product]) -> dict[int, Media]:
@@ -196,9 +197,7 @@ def _region_prefix(code: str) -> str:
     check_code_format(code, "region")
     prefix = _known_region_prefix(code)
     if prefix is None:
-        raise InvalidInput(
-            "地区代码不存在", code="invalid_region_code", errors={"region": ["未知地区"]}
-        )
+        raise RegionError.INVALID_REGION_CODE(errors={"region": ["未知地区"]})
     return prefix
 
 
@@ -229,5 +228,16 @@ def _decode_cursor(cursor: str, sort: str):
     return value, last_id
 
 
+# At most this many left: buyers are told stock is low.
+LOW_STOCK = 5
+
+
+def stock_state(stock: int) -> StockState:
+    """What buyers are told of a stock level (the exact count is the household's business)."""
+    if stock <= 0:
+        return StockState.SOLD_OUT
+    return StockState.LOW if stock <= LOW_STOCK else StockState.IN_STOCK
+
+
 def is_on_sale(product: Product) -> bool:
-    return product.status == ProductStatus.LISTED and product.shop.status == ShopStatus.APPROVED
+    return product.status == ProductStatus.LISTED and product.shop.is_open

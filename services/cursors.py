@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.base import MAX_ID
-from services.errors import InvalidInput
+from services.error_codes import CommonError
 
 Parser = Callable[[Any], Any]
 
@@ -34,9 +34,7 @@ def decode(cursor: str, *parsers: Parser) -> tuple:
             raise ValueError
         return tuple(parse(value) for parse, value in zip(parsers, values, strict=True))
     except (ValueError, TypeError, OverflowError, binascii.Error):
-        raise InvalidInput(
-            "分页参数无效，请刷新", code="invalid_cursor", errors={"cursor": ["无效"]}
-        ) from None
+        raise CommonError.INVALID_CURSOR(errors={"cursor": ["无效"]}) from None
 
 
 def exactly(expected: str) -> Parser:

@@ -1,72 +1,157 @@
-"""Domain errors raised by services. Each has a stable snake_case ``code`` the mini-program
-switches on and a short Chinese ``message`` a farmer can read in a toast. The HTTP status of each
-class lives in one table in ``api/errors.py``; services never build responses."""
+"""Domain errors and the machinery of the error-code catalog.
+
+Every error a client can receive has one entry in ``services/error_codes.py``: a stable
+snake_case code the mini-program switches on, a short Chinese message a farmer can read in a
+toast, and a *kind* (one of the classes below). Services raise by code::
+
+    raise ProductError.REVIEW_PENDING(errors={"status": ["pending"]})
+
+The kind says what went wrong in terms any client understands (not found, conflict, ...);
+``api/errors.py`` maps each kind to its HTTP status, so no status is written below ``api/``.
+"""
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import TypeVar
+
 
 class DomainError(Exception):
-    code = "domain_error"
-    message = "请求无法完成"
+    """Raised by services with one catalog entry and optional field details."""
 
-    def __init__(
-        self, message: str | None = None, *, code: str | None = None, errors: dict | None = None
-    ) -> None:
-        self.message = message or type(self).message
-        self.code = code or type(self).code
+    def __init__(self, entry: ErrorCode, *, errors: dict | None = None) -> None:
+        if not isinstance(self, entry.kind):
+            raise TypeError(f"{entry.code} is a {entry.kind.__name__}, not {type(self).__name__}")
+        self.entry = entry
+        self.code = entry.code
+        self.message = entry.message
         self.errors = errors
-        super().__init__(self.code)
+        super().__init__(entry.code)
+
+
+# The kinds. Tests and callers may catch a kind; services raise catalog entries.
+class BadRequest(DomainError):
+    """The request cannot be read at all (not JSON, not UTF-8 ...)."""
 
 
 class NotAuthenticated(DomainError):
-    code = "unauthorized"
-    message = "请先登录"
+    """No usable credentials."""
 
 
 class PermissionDenied(DomainError):
-    code = "forbidden"
-    message = "无操作权限"
+    """The caller may see the object but not do this with it."""
 
 
 class NotFound(DomainError):
-    code = "not_found"
-    message = "内容不存在"
+    """No such object, or one the caller may not see (its existence is not revealed)."""
 
 
-class InvalidInput(DomainError):
-    code = "validation_error"
-    message = "填写的信息有误"
+class MethodNotAllowed(DomainError):
+    pass
 
 
-class UnsupportedMedia(DomainError):
-    """The uploaded file is of a type the endpoint does not take (415)."""
-
-    code = "unsupported_type"
-    message = "不支持的文件类型"
-
-
-class PayloadTooLarge(DomainError):
-    """The uploaded file is larger than the endpoint takes (413)."""
-
-    code = "file_too_large"
-    message = "文件太大"
+class NotAcceptable(DomainError):
+    pass
 
 
 class Conflict(DomainError):
-    code = "conflict"
-    message = "数据已存在或已变化"
+    """The request clashes with data that exists (a duplicate, a race lost)."""
 
 
 class InvalidState(DomainError):
-    code = "invalid_state"
-    message = "当前状态不能进行此操作"
+    """The object's state does not allow this action now."""
 
 
-class UpstreamUnavailable(DomainError):
-    code = "service_unavailable"
-    message = "系统繁忙，请稍后再试"
+class PayloadTooLarge(DomainError):
+    pass
+
+
+class UriTooLong(DomainError):
+    pass
+
+
+class UnsupportedMedia(DomainError):
+    """The body is of a type the endpoint does not take."""
+
+
+class InvalidInput(DomainError):
+    """Well-formed, but the values break a rule."""
 
 
 class RateLimited(DomainError):
-    code = "rate_limited"
-    message = "操作太频繁，请稍后再试"
+    pass
+
+
+class InternalError(DomainError):
+    """A bug on our side; details go to the log, never to the client."""
+
+
+class UpstreamUnavailable(DomainError):
+    """A service we depend on (WeChat, storage, the database) is unavailable for now."""
+
+
+KINDS: tuple[type[DomainError], ...] = (
+    BadRequest,
+    NotAuthenticated,
+    PermissionDenied,
+    NotFound,
+    MethodNotAllowed,
+    NotAcceptable,
+    Conflict,
+    InvalidState,
+    PayloadTooLarge,
+    UriTooLong,
+    UnsupportedMedia,
+    InvalidInput,
+    RateLimited,
+    InternalError,
+    UpstreamUnavailable,
+)
+
+
+class ErrorCode(Enum):
+    """Base of the per-domain catalogs. A member is declared as ``NAME = (code, message, kind)``
+    and is called to make the exception: ``raise ShopError.SHOP_EXISTS()``."""
+
+    code: str
+    message: str
+    kind: type[DomainError]
+
+    def __new__(cls, code: str, message: str, kind: type[DomainError]) -> ErrorCode:
+        entry = object.__new__(cls)
+        entry._value_ = code
+        entry.code, entry.message, entry.kind = code, message, kind
+        return entry
+
+    def __call__(self, *, errors: dict | None = None) -> DomainError:
+        return self.kind(self, errors=errors)
+
+    @property
+    def domain(self) -> str:
+        return type(self).__name__.removesuffix("Error")
+
+
+# Every code of every domain, in declaration order.
+_REGISTRY: dict[str, ErrorCode] = {}
+C = TypeVar("C", bound=type[ErrorCode])
+
+
+def register(catalog: C) -> C:
+    """Class decorator of each domain catalog: refuses a code declared twice (``Enum`` would
+    silently turn a repeated value into an alias) and a kind the API cannot answer."""
+    if len(catalog._member_names_) != len(catalog.__members__):
+        raise ValueError(f"{catalog.__name__} declares a code twice")
+    for entry in catalog:
+        if entry.code in _REGISTRY:
+            raise ValueError(f"error code {entry.code!r} declared twice")
+        if entry.kind not in KINDS:
+            raise ValueError(f"{entry.code}: unknown kind {entry.kind!r}")
+        _REGISTRY[entry.code] = entry
+    return catalog
+
+
+def all_codes() -> dict[str, ErrorCode]:
+    """Every catalog entry by code, in declaration order."""
+    import services.error_codes  # noqa: F401  (importing it declares the catalogs)
+
+    return dict(_REGISTRY)

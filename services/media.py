@@ -15,9 +15,17 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from media import ImageRejected, LocalStorage, S3Storage, Storage, StorageUnavailable, process_image
+from media import (
+    ImageProblem,
+    ImageRejected,
+    LocalStorage,
+    S3Storage,
+    Storage,
+    StorageUnavailable,
+    process_image,
+)
 from models import Media, MediaUpload, User, db
-from services.errors import InvalidInput, PayloadTooLarge, UnsupportedMedia, UpstreamUnavailable
+from services.error_codes import MediaError
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +106,7 @@ def store_media(actor: User, *, data: bytes) -> tuple[Media, bool]:
         processed = process_image(data)
     except ImageRejected as exc:
         log.info("upload by user %s rejected: %s", actor.id, exc)
-        raise _domain_error(exc) from exc
+        raise IMAGE_PROBLEMS[exc.problem]() from exc
 
     store = storage()
     written: list[str] = []
@@ -140,7 +148,7 @@ def store_media(actor: User, *, data: bytes) -> tuple[Media, bool]:
         db.session.rollback()
         log.warning("upload by user %s: storage unavailable: %s", actor.id, exc)
         _discard(store, sha, written)
-        raise UpstreamUnavailable(exc.message, code=exc.code) from exc
+        raise MediaError.STORAGE_UNAVAILABLE() from exc
     except BaseException:
         db.session.rollback()
         _discard(store, sha, written)
@@ -199,13 +207,15 @@ def _discard(store: Storage, sha: str, keys: list[str]) -> None:
             log.warning("could not delete %s after a failed upload", key, exc_info=True)
 
 
-def _domain_error(exc: ImageRejected) -> InvalidInput | PayloadTooLarge | UnsupportedMedia:
-    """The same stable code and Chinese message, with the status the library gives it."""
-    if exc.http_status == 415:
-        return UnsupportedMedia(exc.message, code=exc.code)
-    if exc.http_status == 413:
-        return PayloadTooLarge(exc.message, code=exc.code)
-    return InvalidInput(exc.message, code=exc.code)
+# How each problem the image library finds is told to the user.
+IMAGE_PROBLEMS: dict[ImageProblem, MediaError] = {
+    ImageProblem.EMPTY: MediaError.EMPTY_FILE,
+    ImageProblem.TOO_MANY_BYTES: MediaError.FILE_TOO_LARGE,
+    ImageProblem.UNSUPPORTED: MediaError.UNSUPPORTED_TYPE,
+    ImageProblem.CORRUPT: MediaError.CORRUPT_IMAGE,
+    ImageProblem.TOO_MANY_PIXELS: MediaError.IMAGE_TOO_LARGE,
+    ImageProblem.BOMB: MediaError.DECOMPRESSION_BOMB,
+}
 
 
 # --- reading ------------------------------------------------------------------------------------

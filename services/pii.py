@@ -21,7 +21,7 @@ from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from services.errors import InvalidInput
+from services.error_codes import HouseholdError
 
 _CIPHER_VERSION = "v1"
 # The characters str.isspace() (so str.strip()) counts as blank, spelled out for patterns:
@@ -82,9 +82,7 @@ def blind_index(value: str) -> str:
 def normalise_id_number(raw: str) -> str:
     """Validate an 18-character resident ID (GB 11643: checksum, birth date, region)."""
     if not _ID_NUMBER_RE.fullmatch(raw or ""):
-        raise InvalidInput(
-            "身份证号码格式有误",
-            code="invalid_id_number",
+        raise HouseholdError.INVALID_ID_NUMBER(
             errors={"id_number": ["须为18位身份证号码"]},
         )
     value = raw.strip().upper()
@@ -99,9 +97,7 @@ def normalise_id_number(raw: str) -> str:
             raise ValidationError()
         return value
     except ValidationError:
-        raise InvalidInput(
-            "身份证号码有误",
-            code="invalid_id_number",
+        raise HouseholdError.INVALID_ID_NUMBER(
             errors={"id_number": ["身份证号码校验未通过"]},
         ) from None
 
@@ -115,9 +111,7 @@ def normalise_phone(raw: str | None) -> str | None:
     if raw in (None, ""):
         return None
     if not _PHONE_RE.fullmatch(raw):
-        raise InvalidInput(
-            "手机号码有误", code="invalid_phone", errors={"phone": ["须为11位手机号码"]}
-        )
+        raise HouseholdError.INVALID_PHONE(errors={"phone": ["须为11位手机号码"]})
     return re.sub(r"[^0-9]", "", raw)[-11:]  # drops blanks, dashes and the +86 / 0086 prefix
 
 

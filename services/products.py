@@ -21,12 +21,10 @@ from models.enums import (
     ProductStatus,
     RejectReason,
     ReviewState,
-    ShopStatus,
 )
-from models.products import PRODUCT_TRANSITIONS, REVIEW_STATES_FOR
-from services import access, cursors, precheck
+from services import access, cursors, lifecycle, lifecycles, precheck
 from services import media as media_service
-from services.errors import InvalidInput, InvalidState, NotFound
+from services.error_codes import CommonError, ProductError, ShopError
 
 MAX_PHOTOS = 9
 MAX_SKUS = 20
@@ -57,7 +55,7 @@ def _owned_product(actor: User, product_id: int) -> tuple[Product, int | None]:
     """The product and, when a helper acts, the household it is acted for (404/403 rules)."""
     product = db.session.get(Product, product_id)
     if product is None:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     acting = access.act_for(actor, product.shop.household, ConsentPurpose.MANAGE_PRODUCTS)
     return product, acting.on_behalf_of
 
@@ -66,14 +64,14 @@ def get_product(actor: User, product_id: int) -> Product:
     """The owner's view: members, helpers in scope, county staff, platform admins."""
     product = db.session.get(Product, product_id)
     if product is None or not access.can_view_household(actor, product.shop.household):
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     return product
 
 
 def list_shop_products(actor: User, shop_id: int) -> list[Product]:
     shop = db.session.get(Shop, shop_id)
     if shop is None or not access.can_view_household(actor, shop.household):
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     return list(
         db.session.scalars(select(Product).where(Product.shop_id == shop.id).order_by(Product.id))
     )
@@ -82,9 +80,10 @@ def list_shop_products(actor: User, shop_id: int) -> list[Product]:
 def create_product(actor: User, *, shop_id: int, content: dict) -> Product:
     shop = db.session.get(Shop, shop_id)
     if shop is None:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     acting = access.act_for(actor, shop.household, ConsentPurpose.MANAGE_PRODUCTS)
-    _require_shop_open(shop)
+    if not shop.accepts_listings:
+        raise ShopError.SHOP_NOT_OPEN()
     draft = _normalise_draft(actor, {"media_ids": [], "skus": []} | content, product=None)
     household = shop.household
     product = Product(
@@ -94,9 +93,8 @@ def create_product(actor: User, *, shop_id: int, content: dict) -> Product:
         village_code=household.village_code,
         draft=draft,
         created_by_id=actor.id,
-        status=ProductStatus.DRAFT,
-        review_state=ReviewState.EDITING,
     )
+    lifecycles.PRODUCT.write(product, lifecycles.PRODUCT.initial)
     db.session.add(product)
     db.session.flush()
     _event(product, actor, "create", on_behalf_of=acting.on_behalf_of)
@@ -106,11 +104,10 @@ def create_product(actor: User, *, shop_id: int, content: dict) -> Product:
 
 def update_product(actor: User, product_id: int, *, content: dict) -> Product:
     product, on_behalf = _owned_product(actor, product_id)
-    if product.review_state == ReviewState.PENDING:
-        raise InvalidState("审核中，暂不能修改", code="review_pending")
-    product.draft = _normalise_draft(actor, product.draft | content, product=product)
-    product.review_state = ReviewState.EDITING
-    _event(product, actor, "edit", on_behalf_of=on_behalf, note=",".join(sorted(content)))
+    lifecycle.check(lifecycles.PRODUCT, product, "edit")
+    draft = _normalise_draft(actor, product.draft | content, product=product)
+    _move(product, "edit", actor, on_behalf_of=on_behalf, note=",".join(sorted(content)))
+    product.draft = draft
     db.session.commit()
     return product
 
@@ -119,7 +116,7 @@ def set_stock(actor: User, sku_id: int, *, stock: int) -> Sku:
     """Stock is not public content: it changes at once, without review."""
     sku = db.session.get(Sku, sku_id)
     if sku is None:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     _, on_behalf = _owned_product(actor, sku.product_id)
     sku.stock = stock
     _event(sku.product, actor, "stock", on_behalf_of=on_behalf, note=f"sku {sku.id}: {stock}")
@@ -129,15 +126,12 @@ def set_stock(actor: User, sku_id: int, *, stock: int) -> Sku:
 
 def submit_product(actor: User, product_id: int) -> Product:
     product, on_behalf = _owned_product(actor, product_id)
-    _require_shop_open(product.shop)
-    target = _check_move(product, "submit")
+    lifecycle.check(lifecycles.PRODUCT, product, "submit")
     _check_complete(product.draft)
     verdict = precheck.check_listing(actor, product.draft)
-    product.status = target
-    product.review_state = ReviewState.PENDING
+    _move(product, "submit", actor, on_behalf_of=on_behalf, snapshot=product.draft)
     product.submitted_at = utcnow()
     product.flagged, product.flag_detail = verdict.flagged, verdict.detail
-    _event(product, actor, "submit", on_behalf_of=on_behalf, snapshot=product.draft)
     if verdict.detail:
         _event(product, None, "precheck", note=verdict.detail)
     db.session.commit()
@@ -146,12 +140,7 @@ def submit_product(actor: User, product_id: int) -> Product:
 
 def delist_product(actor: User, product_id: int) -> Product:
     product, on_behalf = _owned_product(actor, product_id)
-    product.status = _check_move(product, "delist")
-    if product.review_state in (ReviewState.PENDING, ReviewState.NONE):
-        # A pending edit is withdrawn with it, and the draft is the household's again: to sell
-        # again it submits (unchanged or edited) and the county reviews it once more.
-        product.review_state = ReviewState.EDITING
-    _event(product, actor, "delist", on_behalf_of=on_behalf)
+    _move(product, "delist", actor, on_behalf_of=on_behalf)
     db.session.commit()
     return product
 
@@ -189,22 +178,20 @@ def moderation_queue(
 def _reviewable(actor: User, product_id: int) -> Product:
     product = db.session.get(Product, product_id)
     if product is None:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     access.require_staff_for(actor, product.shop.household)
     return product
 
 
 def approve_product(actor: User, product_id: int, *, note: str = "") -> Product:
     product = _reviewable(actor, product_id)
-    target = _check_move(product, "approve")
+    was_listed = product.status == ProductStatus.LISTED
+    _move(product, "approve", actor, note=note, snapshot=product.draft)
     _publish_draft(product)
-    if product.status != ProductStatus.LISTED:
+    if not was_listed:
         product.listed_at = utcnow()
-    product.status = target
-    product.review_state = ReviewState.NONE
     product.flagged, product.flag_detail = False, ""
     product.trace_code = product.trace_code or _new_trace_code()
-    _event(product, actor, "approve", note=note, snapshot=product.draft)
     db.session.commit()
     return product
 
@@ -213,9 +200,7 @@ def reject_product(
     actor: User, product_id: int, *, reason_code: RejectReason, note: str = ""
 ) -> Product:
     product = _reviewable(actor, product_id)
-    product.status = _check_move(product, "reject")
-    product.review_state = ReviewState.REJECTED
-    _event(product, actor, "reject", reason_code=reason_code, note=note, snapshot=product.draft)
+    _move(product, "reject", actor, reason_code=reason_code, note=note, snapshot=product.draft)
     db.session.commit()
     return product
 
@@ -261,19 +246,13 @@ def listing_details(products: list[Product]) -> ListingDetails:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _require_shop_open(shop: Shop) -> None:
-    """A rejected or suspended shop takes no new listings and sends none for review."""
-    if shop.status in (ShopStatus.REJECTED, ShopStatus.SUSPENDED):
-        raise InvalidState("店铺当前不能上架产品", code="shop_not_open")
+def _move(product: Product, action: str, actor: User, **detail) -> None:
+    """Move the listing along its lifecycle; the moderation history records the event."""
+    lifecycle.apply(lifecycles.PRODUCT, product, action, actor=actor, record=_record, **detail)
 
 
-def _check_move(product: Product, action: str) -> ProductStatus:
-    target = PRODUCT_TRANSITIONS.get((action, product.status))
-    if target is None or product.review_state not in REVIEW_STATES_FOR[action]:
-        raise InvalidState(
-            errors={"status": [product.status.value], "review_state": [product.review_state.value]}
-        )
-    return target
+def _record(machine, actor: User | None, product: Product, move, detail: dict) -> None:
+    _event(product, actor, move.transition.event, **detail)
 
 
 def _normalise_draft(actor: User, draft: dict, *, product: Product | None) -> dict:
@@ -289,13 +268,11 @@ def _normalise_draft(actor: User, draft: dict, *, product: Product | None) -> di
     for sku in draft["skus"] or []:
         sku = dict(sku)
         if sku.get("id") is not None and sku["id"] not in own_ids:
-            raise InvalidInput(
-                "规格不属于该产品", code="unknown_sku", errors={"skus": ["规格不存在"]}
-            )
+            raise ProductError.UNKNOWN_SKU(errors={"skus": ["规格不存在"]})
         skus.append(sku)
     names = [s["spec_name"] for s in skus]
     if len(names) != len(set(names)):
-        raise InvalidInput("规格名称重复", code="duplicate_spec", errors={"skus": ["规格名称重复"]})
+        raise ProductError.DUPLICATE_SPEC(errors={"skus": ["规格名称重复"]})
     draft["skus"] = skus
     draft["media_ids"] = list(draft["media_ids"] or [])
     _check_media(actor, draft["media_ids"], product=product)
@@ -306,14 +283,12 @@ def _check_media(actor: User, media_ids: list[int], *, product: Product | None) 
     """Photos the editor uploaded, or that the listing already shows (a helper's photos stay
     usable when the farmer edits); anyone else's photo is answered as unknown."""
     if len(media_ids) != len(set(media_ids)):
-        raise InvalidInput("图片重复", code="duplicate_photo", errors={"media_ids": ["图片重复"]})
+        raise ProductError.DUPLICATE_PHOTO(errors={"media_ids": ["图片重复"]})
     usable = media_service.usable_media_ids(actor, media_ids)
     if product is not None:
         usable |= {*(product.media_ids or []), *(product.draft.get("media_ids") or [])}
     if missing := [i for i in media_ids if i not in usable]:
-        raise InvalidInput(
-            "图片不存在，请重新上传", code="unknown_media", errors={"media_ids": missing}
-        )
+        raise ProductError.UNKNOWN_MEDIA(errors={"media_ids": missing})
 
 
 def _check_complete(draft: dict) -> None:
@@ -329,7 +304,7 @@ def _check_complete(draft: dict) -> None:
     if not 1 <= len(draft.get("skus") or []) <= MAX_SKUS:
         problems["skus"] = ["请至少填写一个规格和价格"]
     if problems:
-        raise InvalidInput("信息不完整，请补充后再提交", code="incomplete_listing", errors=problems)
+        raise ProductError.INCOMPLETE_LISTING(errors=problems)
 
 
 def _publish_draft(product: Product) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models import Region, db
 from models.enums import RegionLevel
-from services.errors import InvalidInput, NotFound
+from services.error_codes import RegionError
 
 SEED_FILE = Path(__file__).parent / "data" / "regions_2023.csv"
 # A county (6 digits) or township/village (12 digits) code; ASCII digits only.
@@ -21,9 +21,7 @@ _CODE_RE = re.compile(CODE_PATTERN)
 
 def check_code_format(code: str, field: str = "region") -> str:
     if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
-        raise InvalidInput(
-            "地区代码格式有误", code="invalid_region_code", errors={field: ["须为6位或12位数字"]}
-        )
+        raise RegionError.INVALID_REGION_CODE(errors={field: ["须为6位或12位数字"]})
     return code
 
 
@@ -33,7 +31,7 @@ def list_regions(*, parent: str | None) -> list[Region]:
     else:
         check_code_format(parent, "parent")
         if db.session.get(Region, parent) is None:
-            raise NotFound("地区不存在", code="region_not_found")
+            raise RegionError.REGION_NOT_FOUND()
         query = select(Region).where(Region.parent_code == parent)
     return list(db.session.scalars(query.order_by(Region.code)))
 
@@ -51,9 +49,7 @@ def require_region(code: str, level: RegionLevel, field: str) -> Region:
     check_code_format(code, field)
     region = db.session.get(Region, code)
     if region is None or region.level != level:
-        raise InvalidInput(
-            "地区代码不存在", code="invalid_region_code", errors={field: ["不是有效的地区代码"]}
-        )
+        raise RegionError.INVALID_REGION_CODE(errors={field: ["不是有效的地区代码"]})
     return region
 
 

@@ -6,16 +6,15 @@ from sqlalchemy import select
 
 from models import Consent, Household, Shop, User, db
 from models.base import utcnow
-from models.enums import ConsentPurpose, Role, ShopStatus, VerificationStatus
-from models.shops import SHOP_TRANSITIONS
-from services import access, audit
-from services.errors import Conflict, InvalidInput, InvalidState, NotFound
+from models.enums import ConsentPurpose, Role, VerificationStatus
+from services import access, audit, lifecycle, lifecycles
+from services.error_codes import CommonError, ShopError
 
 
 def _visible_shop(actor: User, shop_id: int) -> Shop:
     shop = db.session.get(Shop, shop_id)
     if shop is None or not access.can_view_household(actor, shop.household):
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     return shop
 
 
@@ -32,9 +31,9 @@ def open_shop(
     )
     household = acting.household
     if household.verification_status != VerificationStatus.VERIFIED:
-        raise InvalidState("农户信息尚未核实，暂不能开店", code="household_not_verified")
+        raise ShopError.HOUSEHOLD_NOT_VERIFIED()
     if db.session.scalar(select(Shop.id).where(Shop.household_id == household.id)):
-        raise Conflict("该户已开店", code="shop_exists")
+        raise ShopError.SHOP_EXISTS()
     shop = Shop(
         household_id=household.id,
         county_code=household.county_code,
@@ -53,23 +52,18 @@ def open_shop(
 def update_shop(actor: User, shop_id: int, *, changes: dict) -> Shop:
     shop = _visible_shop(actor, shop_id)
     acting = access.act_for(actor, shop.household, ConsentPurpose.MANAGE_SHOP)
-    if shop.status == ShopStatus.SUSPENDED:
-        raise InvalidState("店铺已被暂停，请联系县级工作人员", code="shop_suspended")
+    # A suspended shop is refused here; a rejected one goes back to the county's queue.
+    lifecycle.apply(
+        lifecycles.SHOP,
+        shop,
+        "edit",
+        actor=actor,
+        on_behalf_of=acting.on_behalf_of,
+        fields=sorted(changes),
+    )
     for field in ("name", "intro", "story"):
         if field in changes:
             setattr(shop, field, changes[field])
-    resubmitted = shop.status == ShopStatus.REJECTED
-    if resubmitted:
-        _transition(shop, "resubmit")
-    audit.record(
-        actor,
-        "shop.update",
-        "shop",
-        shop.id,
-        on_behalf_of=acting.on_behalf_of,
-        fields=sorted(changes),
-        resubmitted=resubmitted,
-    )
     db.session.commit()
     return shop
 
@@ -98,33 +92,25 @@ def list_my_shops(actor: User) -> list[Shop]:
     )
 
 
-def _transition(shop: Shop, action: str) -> None:
-    sources, target = SHOP_TRANSITIONS[action]
-    if shop.status not in sources:
-        raise InvalidState(errors={"status": [shop.status.value]})
-    shop.status = target
-
-
 def review_shop(actor: User, shop_id: int, *, action: str, reason: str = "") -> Shop:
     """approve / reject / suspend, by county staff of the shop's county."""
     reason = reason.strip()
     if action in ("reject", "suspend") and not reason:
-        raise InvalidInput("请填写原因", code="reason_required", errors={"reason": ["必填"]})
+        raise ShopError.REASON_REQUIRED(errors={"reason": ["必填"]})
     shop = db.session.get(Shop, shop_id)
     if shop is None:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     access.require_staff_for(actor, shop.household)
-    _transition(shop, action)
+    lifecycle.apply(lifecycles.SHOP, shop, action, actor=actor, reason=reason)
     shop.status_reason = reason
     shop.reviewed_by_id = actor.id
     shop.reviewed_at = utcnow()
-    audit.record(actor, f"shop.{action}", "shop", shop.id, reason=reason, status=shop.status.value)
     db.session.commit()
     return shop
 
 
 def list_public_shops(*, county_code: str | None = None, limit: int = 50) -> list[Shop]:
-    query = select(Shop).where(Shop.status == ShopStatus.APPROVED)
+    query = select(Shop).where(Shop.is_open)
     if county_code:
         query = query.where(Shop.county_code == county_code)
     return list(db.session.scalars(query.order_by(Shop.id.desc()).limit(limit)))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from flask import Blueprint, render_template
 
 from models import Product
+from models.enums import StockState
 from services import catalog, pii, shops
 from services.errors import NotFound
 from storefront import photos
@@ -29,8 +30,12 @@ bp = Blueprint(
 )
 bp.add_app_template_filter(yuan, "yuan")
 
-# A spec with this many left or fewer shows as 库存紧张 (the API's ``low`` stock state).
-LOW_STOCK = 5
+# How each stock state reads on a page (the rule that decides it is ``catalog.stock_state``).
+STOCK_LABELS = {
+    StockState.IN_STOCK: "有货",
+    StockState.LOW: "库存紧张",
+    StockState.SOLD_OUT: "已售罄",
+}
 
 
 @dataclass(frozen=True)
@@ -41,13 +46,11 @@ class Spec:
 
     @property
     def sold_out(self) -> bool:
-        return self.stock <= 0
+        return catalog.stock_state(self.stock) == StockState.SOLD_OUT
 
     @property
     def stock_label(self) -> str:
-        if self.sold_out:
-            return "已售罄"
-        return "库存紧张" if self.stock <= LOW_STOCK else "有货"
+        return STOCK_LABELS[catalog.stock_state(self.stock)]
 
 
 @dataclass(frozen=True)

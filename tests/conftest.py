@@ -11,10 +11,13 @@ import os
 import secrets
 
 import pytest
+from flask import request
 from flask_migrate import upgrade
 from sqlalchemy import delete, text
 
 from api.app import create_app
+from api.blueprint import declared_errors
+from api.routing import current_view
 from models import Region, db
 from services import regions
 from tests.factories import World
@@ -56,6 +59,7 @@ def app(tmp_path_factory, fake_wechat_server):
             "CATALOG_CACHE_SECONDS": 0,
         }
     )
+    undeclared = _watch_error_codes(app)
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             # A database reused between runs starts from nothing.
@@ -66,6 +70,45 @@ def app(tmp_path_factory, fake_wechat_server):
     yield app
     with app.app_context():
         db.engine.dispose()
+    assert not undeclared, (
+        "operations answered error codes their spec does not list (add them with "
+        f"@blp.errors): {sorted(undeclared)}"
+    )
+
+
+# Answered by any operation whatever it declares: the route or method does not exist, the
+# database or the app failed, the request line or body was refused before any view.
+_ANY_OPERATION = {
+    "not_found",
+    "method_not_allowed",
+    "not_acceptable",
+    "internal_error",
+    "service_unavailable",
+    "conflict",
+    "payload_too_large",
+    "uri_too_long",
+    "bad_request",
+}
+
+
+def _watch_error_codes(app) -> set[tuple[str, str, str]]:
+    """Every error answered by an operation during the run is checked against the codes the
+    operation declares (the spec's ``x-error-codes``): the published catalog stays true."""
+    undeclared: set[tuple[str, str, str]] = set()
+
+    @app.after_request
+    def check(response):
+        view = current_view()
+        if response.status_code < 400 or view is None or not response.is_json:
+            return response
+        code = (response.get_json(silent=True) or {}).get("error")
+        if code and code not in _ANY_OPERATION:
+            declared = {entry.code for entry in declared_errors(view)}
+            if code not in declared and request.url_rule is not None:
+                undeclared.add((request.method, request.url_rule.rule, code))
+        return response
+
+    return undeclared
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,9 @@
 from marshmallow import Schema, fields, validate
 
-from api.schemas.common import InputSchema, text
+from api.schemas.common import InputSchema, page_of, text
 from api.schemas.products import LiveContentOut
-from models.enums import Category
-from services.catalog import SORTS
+from models.enums import Category, StockState
+from services.catalog import LOW_STOCK, SORTS
 from services.regions import CODE_PATTERN
 
 
@@ -26,8 +26,11 @@ class PublicSkuOut(Schema):
     id = fields.Integer(required=True)
     spec_name = fields.String(required=True)
     price_fen = fields.Integer(required=True)
-    stock_state = fields.String(
-        required=True, metadata={"description": "in_stock, low (≤ 5 left) or sold_out"}
+    stock_state = fields.Enum(
+        StockState,
+        by_value=True,
+        required=True,
+        metadata={"description": f"low: at most {LOW_STOCK} left"},
     )
 
 
@@ -78,9 +81,7 @@ class CatalogItemOut(Schema):
     sales_count = fields.Integer(required=True)
 
 
-class CatalogPageOut(Schema):
-    items = fields.List(fields.Nested(CatalogItemOut), required=True)
-    next_cursor = fields.String(allow_none=True)
+CatalogPageOut = page_of(CatalogItemOut, "CatalogPageOut")
 
 
 class PublicShopOut(Schema):

@@ -35,6 +35,22 @@ class ErrorSchema(Schema):
     errors = fields.Dict(metadata={"description": "field details"})
 
 
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The list envelope every list answers with: ``{"items": [...], "next_cursor": ...}``
+    (``next_cursor`` is null on the last page; lists that are never paged always send null)."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "next_cursor": fields.String(
+                required=True,
+                allow_none=True,
+                metadata={"description": "pass as ?cursor= for the next page; null: no more"},
+            ),
+        },
+        name=name,
+    )
+
+
 class Pattern(validate.Regexp):
     """``validate.Regexp`` with the spec's meaning of a pattern.
 

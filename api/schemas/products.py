@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, validate
 
-from api.schemas.common import InputSchema, id_field, text
+from api.schemas.common import InputSchema, id_field, page_of, text
 from models.enums import Category, ProductStatus, RejectReason, ReviewState
 from services.products import MAX_PHOTOS, MAX_SKUS
 
@@ -73,6 +73,28 @@ class RejectionOut(Schema):
     at = fields.DateTime(required=True)
 
 
+class SkuDraftOut(Schema):
+    id = fields.Integer(allow_none=True, metadata={"description": "null: a spec not yet published"})
+    spec_name = fields.String(required=True)
+    price_fen = fields.Integer(required=True)
+    stock = fields.Integer(allow_none=True)
+
+
+class DraftOut(Schema):
+    """The household's edit of a listing, as kept beside the live content (any field may still
+    be empty before submission)."""
+
+    title = fields.String(allow_none=True)
+    category = fields.String(allow_none=True, validate=validate.OneOf([c.value for c in Category]))
+    description = fields.String(allow_none=True)
+    story = fields.String(allow_none=True)
+    unit = fields.String(allow_none=True)
+    harvest_date = fields.String(allow_none=True, metadata={"format": "date"})
+    presale_ship_date = fields.String(allow_none=True, metadata={"format": "date"})
+    media_ids = fields.List(fields.Integer(), required=True)
+    skus = fields.List(fields.Nested(SkuDraftOut), required=True)
+
+
 class LiveContentOut(Schema):
     title = fields.String(required=True)
     category = fields.Enum(Category, by_value=True, allow_none=True)
@@ -95,7 +117,7 @@ class ProductOut(Schema):
     flagged = fields.Boolean(required=True)
     flag_detail = fields.String(required=True)
     live = fields.Nested(LiveContentOut, required=True)
-    draft = fields.Dict(required=True)
+    draft = fields.Nested(DraftOut, required=True)
     skus = fields.List(fields.Nested(SkuOut), required=True)
     rejection = fields.Nested(RejectionOut, allow_none=True)
     trace_code = fields.String(allow_none=True)
@@ -105,9 +127,7 @@ class ProductOut(Schema):
     updated_at = fields.DateTime(required=True)
 
 
-class ProductListOut(Schema):
-    items = fields.List(fields.Nested(ProductOut), required=True)
-    next_cursor = fields.String(allow_none=True)
+ProductListOut = page_of(ProductOut, "ProductListOut")
 
 
 class ModerationEventOut(Schema):
@@ -117,16 +137,15 @@ class ModerationEventOut(Schema):
     on_behalf_of_household_id = fields.Integer(allow_none=True)
     reason_code = fields.Enum(RejectReason, by_value=True, allow_none=True)
     note = fields.String(required=True)
-    snapshot = fields.Dict(
+    snapshot = fields.Nested(
+        DraftOut,
         allow_none=True,
         metadata={"description": "the draft as it was submitted or decided on: what was reviewed"},
     )
     created_at = fields.DateTime(required=True)
 
 
-class ModerationHistoryOut(Schema):
-    items = fields.List(fields.Nested(ModerationEventOut), required=True)
-    next_cursor = fields.String(allow_none=True)
+ModerationHistoryOut = page_of(ModerationEventOut, "ModerationHistoryOut")
 
 
 class QueueItemOut(ProductOut):
@@ -141,6 +160,4 @@ class QueueQuery(InputSchema):
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
 
 
-class QueueOut(Schema):
-    items = fields.List(fields.Nested(QueueItemOut), required=True)
-    next_cursor = fields.String(allow_none=True)
+QueueOut = page_of(QueueItemOut, "QueueOut")

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields
 
-from api.schemas.common import InputSchema
+from api.schemas.common import InputSchema, page_of
 from models.enums import RegionLevel
 from services.regions import CODE_PATTERN
 
@@ -19,6 +19,4 @@ class RegionOut(Schema):
     parent_code = fields.String(allow_none=True)
 
 
-class RegionListOut(Schema):
-    items = fields.List(fields.Nested(RegionOut), required=True)
-    next_cursor = fields.String(allow_none=True)
+RegionListOut = page_of(RegionOut, "RegionListOut")

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, pre_load
 
-from api.schemas.common import InputSchema, id_field, text, text_pattern
+from api.schemas.common import InputSchema, id_field, page_of, text, text_pattern
 from models.enums import ShopStatus
 
 
@@ -30,9 +30,7 @@ class ShopOut(Schema):
     updated_at = fields.DateTime(required=True)
 
 
-class ShopListOut(Schema):
-    items = fields.List(fields.Nested(ShopOut), required=True)
-    next_cursor = fields.String(allow_none=True)
+ShopListOut = page_of(ShopOut, "ShopListOut")
 
 
 class ReviewIn(InputSchema):

@@ -2,7 +2,6 @@
 
 from flask import Response, current_app
 
-from api.auth import documents
 from api.blueprint import Blueprint
 from api.feed_cache import cached_page
 from api.product_presenters import (
@@ -19,6 +18,7 @@ from api.schemas.catalog import (
     TraceOut,
 )
 from services import catalog, trace_labels
+from services.error_codes import CommonError, ProductError, RegionError, ShopError
 from services.media import storage
 
 blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="公开商品目录与溯源")
@@ -27,6 +27,7 @@ blp = Blueprint("catalog", __name__, url_prefix="/api/v1", description="公开�
 @blp.route("/catalog/products")
 @blp.arguments(CatalogQuery, location="query")
 @blp.response(200, CatalogPageOut)
+@blp.errors(CommonError.INVALID_CURSOR, RegionError.INVALID_REGION_CODE)
 def list_products(args):
     """Listed products of approved shops: filter by region, category, keyword; newest or
     best-selling first; cursor pagination."""
@@ -49,7 +50,7 @@ def _encode_feed_page(args: dict) -> bytes:
 
 @blp.route("/catalog/products/<int:product_id>")
 @blp.response(200, PublicProductOut)
-@documents(blp, 404)
+@blp.errors(CommonError.NOT_FOUND, ProductError.PRODUCT_UNAVAILABLE)
 def get_product(product_id):
     """A listed product's approved content, photos, specs and stock state."""
     product, media = catalog.get_product(product_id)
@@ -58,7 +59,7 @@ def get_product(product_id):
 
 @blp.route("/catalog/shops/<int:shop_id>")
 @blp.response(200, PublicShopOut)
-@documents(blp, 404)
+@blp.errors(CommonError.NOT_FOUND, ShopError.SHOP_UNAVAILABLE)
 def get_shop(shop_id):
     """An approved shop and its listed products."""
     return present_public_shop(*catalog.get_shop(shop_id))
@@ -66,7 +67,7 @@ def get_shop(shop_id):
 
 @blp.route("/trace/<trace_code>")
 @blp.response(200, TraceOut)
-@documents(blp, 404)
+@blp.errors(ProductError.TRACE_NOT_FOUND)
 def get_trace(trace_code):
     """The public trace record behind a printed label (一品一码)."""
     product, media = catalog.get_trace(trace_code)
@@ -82,7 +83,7 @@ def get_trace(trace_code):
 @blp.route("/trace/<trace_code>/qr")
 @blp.arguments(QrQuery, location="query")
 @blp.response(200, description="QR image (image/svg+xml or image/png) of the trace URL")
-@documents(blp, 404)
+@blp.errors(ProductError.TRACE_NOT_FOUND)
 def trace_qr(args, trace_code):
     """A printable label: the QR code of the storefront trace page."""
     data, mimetype = trace_labels.qr_image(trace_code, fmt=args["format"], scale=args["scale"])

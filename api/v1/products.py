@@ -2,7 +2,7 @@
 
 from flask.views import MethodView
 
-from api.auth import current_user, documents, protected
+from api.auth import current_user, protected
 from api.blueprint import Blueprint
 from api.product_presenters import present_product, present_products
 from api.schemas.products import (
@@ -14,24 +14,42 @@ from api.schemas.products import (
     StockIn,
 )
 from services import products
+from services.error_codes import CommonError, HouseholdError, ProductError, ShopError
 
 blp = Blueprint("products", __name__, url_prefix="/api/v1", description="产品（农户管理）")
+
+# What acting on a listing can answer: it is not yours to see, or yours to see but not to change.
+ACT_ERRORS = (
+    CommonError.NOT_FOUND,
+    CommonError.FORBIDDEN,
+    HouseholdError.CONSENT_REQUIRED,
+    CommonError.INVALID_STATE,
+)
+EDIT_ERRORS = (
+    *ACT_ERRORS,
+    ShopError.SHOP_NOT_OPEN,
+    ProductError.UNKNOWN_SKU,
+    ProductError.DUPLICATE_SPEC,
+    ProductError.DUPLICATE_PHOTO,
+    ProductError.UNKNOWN_MEDIA,
+)
 
 
 @blp.route("/shops/<int:shop_id>/products")
 class ShopProducts(MethodView):
+    @protected(blp)
     @blp.arguments(ProductContentIn)
     @blp.response(201, ProductOut)
-    @documents(blp, 409)
-    @protected(blp)
+    @blp.errors(*EDIT_ERRORS)
     def post(self, data, shop_id):
         """Start a listing (a draft); nothing is public until county staff approve it."""
         return present_product(
             products.create_product(current_user(), shop_id=shop_id, content=data)
         )
 
-    @blp.response(200, ProductListOut)
     @protected(blp)
+    @blp.response(200, ProductListOut)
+    @blp.errors(CommonError.NOT_FOUND)
     def get(self, shop_id):
         """All listings of a shop, whatever their status (owner's view)."""
         items = products.list_shop_products(current_user(), shop_id)
@@ -40,49 +58,54 @@ class ShopProducts(MethodView):
 
 @blp.route("/products/<int:product_id>")
 class ProductById(MethodView):
-    @blp.response(200, ProductOut)
     @protected(blp)
+    @blp.response(200, ProductOut)
+    @blp.errors(CommonError.NOT_FOUND)
     def get(self, product_id):
         """A listing with its live content, its draft and the last rejection's reason."""
         return present_product(products.get_product(current_user(), product_id))
 
-    @blp.arguments(ProductContentIn)
-    @blp.response(200, ProductOut)
-    @documents(blp, 409)
     @protected(blp)
+    @blp.arguments(ProductContentIn, required=True)
+    @blp.response(200, ProductOut)
+    @blp.errors(*EDIT_ERRORS, ProductError.REVIEW_PENDING)
     def patch(self, data, product_id):
         """Edit the draft; a listed product keeps showing its approved content meanwhile."""
         return present_product(products.update_product(current_user(), product_id, content=data))
 
 
 @blp.route("/products/<int:product_id>/submit", methods=["POST"])
+@protected(blp)
 @blp.response(200, ProductOut)
-@protected(blp, errors=(403, 404, 409))
+@blp.errors(*ACT_ERRORS, ShopError.SHOP_NOT_OPEN, ProductError.INCOMPLETE_LISTING)
 def submit_product(product_id):
     """Send the draft to county review (after an automatic pre-check)."""
     return present_product(products.submit_product(current_user(), product_id))
 
 
 @blp.route("/products/<int:product_id>/delist", methods=["POST"])
+@protected(blp)
 @blp.response(200, ProductOut)
-@protected(blp, errors=(403, 404, 409))
+@blp.errors(*ACT_ERRORS)
 def delist_product(product_id):
     """Take a listed product off sale."""
     return present_product(products.delist_product(current_user(), product_id))
 
 
 @blp.route("/products/<int:product_id>/moderation-history")
-@blp.response(200, ModerationHistoryOut)
 @protected(blp)
+@blp.response(200, ModerationHistoryOut)
+@blp.errors(CommonError.NOT_FOUND)
 def moderation_history(product_id):
     """Every edit, submission, check and decision: who, when, what, why."""
     return {"items": products.moderation_history(current_user(), product_id), "next_cursor": None}
 
 
 @blp.route("/skus/<int:sku_id>", methods=["PATCH"])
+@protected(blp)
 @blp.arguments(StockIn)
 @blp.response(200, SkuOut)
-@protected(blp)
+@blp.errors(CommonError.NOT_FOUND, CommonError.FORBIDDEN, HouseholdError.CONSENT_REQUIRED)
 def set_stock(data, sku_id):
     """Change stock at once (stock needs no review)."""
     return products.set_stock(current_user(), sku_id, stock=data["stock"])

@@ -5,6 +5,7 @@ from api.blueprint import Blueprint
 from api.presenters import present_household
 from api.schemas.households import HouseholdOut, IdNumberOut, IdNumberQuery
 from services import households
+from services.error_codes import CommonError, HouseholdError
 
 blp = Blueprint(
     "admin_households", __name__, url_prefix="/api/v1/admin", description="县级：农户核实"
@@ -12,8 +13,9 @@ blp = Blueprint(
 
 
 @blp.route("/households/<int:household_id>/verify", methods=["POST"])
-@blp.response(200, HouseholdOut)
 @protected(blp, *STAFF_ROLES)
+@blp.response(200, HouseholdOut)
+@blp.errors(CommonError.NOT_FOUND, HouseholdError.ADMIN_READ_ONLY)
 def verify_household(household_id):
     """Mark a household's registration as checked by county staff."""
     return present_household(
@@ -22,9 +24,10 @@ def verify_household(household_id):
 
 
 @blp.route("/households/<int:household_id>/id-number")
+@protected(blp, *STAFF_ROLES)
 @blp.arguments(IdNumberQuery, location="query")
 @blp.response(200, IdNumberOut)
-@protected(blp, *STAFF_ROLES)
+@blp.errors(CommonError.NOT_FOUND, HouseholdError.ADMIN_READ_ONLY)
 def reveal_id_number(args, household_id):
     """The full ID number, for county staff of the household's county; every call is audited."""
     number = households.reveal_id_number(current_user(), household_id, reason=args["reason"])

@@ -5,6 +5,7 @@ from api.blueprint import Blueprint
 from api.product_presenters import present_product, present_queue
 from api.schemas.products import ApproveIn, ProductOut, QueueOut, QueueQuery, RejectIn
 from services import products
+from services.error_codes import CommonError, HouseholdError
 
 blp = Blueprint(
     "admin_moderation", __name__, url_prefix="/api/v1/admin", description="县级：产品审核"
@@ -12,9 +13,10 @@ blp = Blueprint(
 
 
 @blp.route("/moderation/queue")
+@protected(blp, *STAFF_ROLES)
 @blp.arguments(QueueQuery, location="query")
 @blp.response(200, QueueOut)
-@protected(blp, *STAFF_ROLES, errors=(403,))
+@blp.errors(CommonError.INVALID_CURSOR)
 def queue(args):
     """Listings waiting in the staff member's counties, oldest first (flagged ones marked),
     with the household's status; cursor pagination."""
@@ -23,18 +25,20 @@ def queue(args):
 
 
 @blp.route("/products/<int:product_id>/approve", methods=["POST"])
+@protected(blp, *STAFF_ROLES)
 @blp.arguments(ApproveIn)
 @blp.response(200, ProductOut)
-@protected(blp, *STAFF_ROLES, errors=(403, 404, 409))
+@blp.errors(CommonError.NOT_FOUND, HouseholdError.ADMIN_READ_ONLY, CommonError.INVALID_STATE)
 def approve(data, product_id):
     """Publish the submitted draft (and give the product its trace code)."""
     return present_product(products.approve_product(current_user(), product_id, **data))
 
 
 @blp.route("/products/<int:product_id>/reject", methods=["POST"])
+@protected(blp, *STAFF_ROLES)
 @blp.arguments(RejectIn)
 @blp.response(200, ProductOut)
-@protected(blp, *STAFF_ROLES, errors=(403, 404, 409))
+@blp.errors(CommonError.NOT_FOUND, HouseholdError.ADMIN_READ_ONLY, CommonError.INVALID_STATE)
 def reject(data, product_id):
     """Refuse the submitted draft with a reason code; the household sees a fix hint."""
     return present_product(products.reject_product(current_user(), product_id, **data))

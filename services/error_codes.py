@@ -1,0 +1,173 @@
+"""THE error-code catalog: every ``error`` a client can receive, declared once per domain.
+
+Each entry is ``NAME = (code, message, kind)``: the stable snake_case code the mini-program
+switches on, the short Chinese message shown in a toast, and the kind that gives its HTTP
+status (``api/errors.py``). ``flask errors doc`` writes ``docs/errors.md`` from this module.
+
+Adding a code: add a member to its domain (or a new ``@register``-ed domain), raise it from the
+service (``raise ShopError.SHOP_EXISTS()``), list it on the endpoints that can answer it
+(``@blp.errors(...)``), and regenerate the docs.
+"""
+
+from __future__ import annotations
+
+from media.images import MAX_BYTES
+from services.errors import (
+    BadRequest,
+    Conflict,
+    ErrorCode,
+    InternalError,
+    InvalidInput,
+    InvalidState,
+    MethodNotAllowed,
+    NotAcceptable,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    UnsupportedMedia,
+    UpstreamUnavailable,
+    UriTooLong,
+    register,
+)
+
+_UPLOAD_MB = MAX_BYTES // (1024 * 1024)
+
+
+@register
+class CommonError(ErrorCode):
+    """Answers any endpoint may give."""
+
+    UNAUTHORIZED = ("unauthorized", "请先登录", NotAuthenticated)
+    TOKEN_INVALID = ("token_invalid", "登录已过期，请重新登录", NotAuthenticated)
+    FORBIDDEN = ("forbidden", "无操作权限", PermissionDenied)
+    NOT_FOUND = ("not_found", "内容不存在", NotFound)
+    VALIDATION_ERROR = ("validation_error", "填写的信息有误", InvalidInput)
+    CONFLICT = ("conflict", "数据已存在或已变化", Conflict)
+    INVALID_STATE = ("invalid_state", "当前状态不能进行此操作", InvalidState)
+    RATE_LIMITED = ("rate_limited", "操作太频繁，请稍后再试", RateLimited)
+    SERVICE_UNAVAILABLE = ("service_unavailable", "系统繁忙，请稍后再试", UpstreamUnavailable)
+    INTERNAL_ERROR = ("internal_error", "系统繁忙，请稍后再试", InternalError)
+    INVALID_CURSOR = ("invalid_cursor", "分页参数无效，请刷新", InvalidInput)
+
+
+@register
+class RequestError(ErrorCode):
+    """The request itself cannot be taken, whatever it asks for."""
+
+    BAD_REQUEST = ("bad_request", "请求格式有误", BadRequest)
+    MALFORMED_JSON = ("malformed_json", "请求内容不是有效的 JSON", BadRequest)
+    UNKNOWN_FIELD = ("unknown_field", "包含不支持的字段", InvalidInput)
+    MISSING_BODY = ("missing_body", "请求内容不能为空", InvalidInput)
+    METHOD_NOT_ALLOWED = ("method_not_allowed", "不支持的请求方式", MethodNotAllowed)
+    NOT_ACCEPTABLE = ("not_acceptable", "不支持的响应格式", NotAcceptable)
+    PAYLOAD_TOO_LARGE = ("payload_too_large", "提交的内容太大", PayloadTooLarge)
+    # Answered by the proxy in front of the app (docs/deploy.md), in the same shape.
+    URI_TOO_LONG = ("uri_too_long", "请求地址太长", UriTooLong)
+    UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", "不支持的内容类型", UnsupportedMedia)
+
+
+@register
+class AuthError(ErrorCode):
+    """Login and accounts."""
+
+    INVALID_CREDENTIALS = ("invalid_credentials", "用户名或密码错误", NotAuthenticated)
+    INVALID_WECHAT_CODE = ("invalid_wechat_code", "登录凭证无效，请重试", NotAuthenticated)
+    ACCOUNT_DISABLED = ("account_disabled", "账号已停用", PermissionDenied)
+    WECHAT_RISKY_USER = ("wechat_risky_user", "该微信账号暂时无法登录", PermissionDenied)
+    WECHAT_RATE_LIMITED = ("wechat_rate_limited", "操作太频繁，请稍后再试", RateLimited)
+    WECHAT_UNAVAILABLE = ("wechat_unavailable", "微信服务繁忙，请稍后再试", UpstreamUnavailable)
+    WEAK_PASSWORD = ("weak_password", "密码至少10位", InvalidInput)
+    USERNAME_TAKEN = ("username_taken", "用户名已存在", Conflict)
+    USER_NOT_FOUND = ("user_not_found", "用户不存在", NotFound)
+    INVALID_SCOPE = ("invalid_scope", "角色的适用范围有误", InvalidInput)
+    GRANT_NOT_FOUND = ("grant_not_found", "该用户没有这项角色", NotFound)
+
+
+@register
+class RegionError(ErrorCode):
+    INVALID_REGION_CODE = ("invalid_region_code", "地区代码有误", InvalidInput)
+    REGION_NOT_FOUND = ("region_not_found", "地区不存在", NotFound)
+
+
+@register
+class HouseholdError(ErrorCode):
+    """Households, personal data, consents and member binding."""
+
+    HOUSEHOLD_EXISTS = ("household_exists", "该农户已登记", Conflict)
+    OUT_OF_SCOPE = ("household_out_of_scope", "只能登记本人负责地区的农户", PermissionDenied)
+    STAFF_ONLY_FIELD = ("staff_only_field", "只有县级工作人员可以修改帮扶状态", PermissionDenied)
+    INVALID_ID_NUMBER = ("invalid_id_number", "身份证号码有误", InvalidInput)
+    INVALID_PHONE = ("invalid_phone", "手机号码有误", InvalidInput)
+    CONSENT_REQUIRED = ("consent_required", "需要农户授权后才能代办", PermissionDenied)
+    NOT_A_HELPER = ("not_a_helper", "该用户不是本户的帮扶责任人", InvalidInput)
+    MEMBER_ONLY_CONSENT = ("member_only_consent", "只有本户成员可以在线授权", PermissionDenied)
+    STAFF_ONLY_PAPER = (
+        "staff_only_paper_consent",
+        "纸质授权须由县级工作人员录入",
+        PermissionDenied,
+    )
+    INVALID_EXPIRY = ("invalid_consent_expiry", "授权截止时间须晚于现在", InvalidInput)
+    REVOKE_FORBIDDEN = (
+        "consent_revoke_forbidden",
+        "只有本户成员或县级工作人员可以撤销授权",
+        PermissionDenied,
+    )
+    ADMIN_READ_ONLY = ("admin_read_only", "平台管理员只能查看", PermissionDenied)
+    INVALID_INVITE_CODE = ("invalid_invite_code", "邀请码无效或已过期", InvalidInput)
+    INVITE_USED = ("invite_used", "邀请码已被使用", InvalidState)
+    INVITE_NOT_FOR_YOU = (
+        "invite_not_redeemable",
+        "此邀请码须由农户本人使用，工作人员和帮扶干部不能使用",
+        PermissionDenied,
+    )
+
+
+@register
+class ShopError(ErrorCode):
+    HOUSEHOLD_NOT_VERIFIED = (
+        "household_not_verified",
+        "农户信息尚未核实，暂不能开店",
+        InvalidState,
+    )
+    SHOP_EXISTS = ("shop_exists", "该户已开店", Conflict)
+    SHOP_SUSPENDED = ("shop_suspended", "店铺已被暂停，请联系县级工作人员", InvalidState)
+    SHOP_NOT_OPEN = ("shop_not_open", "店铺当前不能上架产品", InvalidState)
+    REASON_REQUIRED = ("reason_required", "请填写原因", InvalidInput)
+    SHOP_UNAVAILABLE = ("shop_unavailable", "店铺不存在或已关闭", NotFound)
+
+
+@register
+class ProductError(ErrorCode):
+    """Listings, their review and the public catalog."""
+
+    REVIEW_PENDING = ("review_pending", "审核中，暂不能修改", InvalidState)
+    UNKNOWN_SKU = ("unknown_sku", "规格不属于该产品", InvalidInput)
+    DUPLICATE_SPEC = ("duplicate_spec", "规格名称重复", InvalidInput)
+    DUPLICATE_PHOTO = ("duplicate_photo", "图片重复", InvalidInput)
+    UNKNOWN_MEDIA = ("unknown_media", "图片不存在，请重新上传", InvalidInput)
+    INCOMPLETE_LISTING = ("incomplete_listing", "信息不完整，请补充后再提交", InvalidInput)
+    PRODUCT_UNAVAILABLE = ("product_unavailable", "商品不存在或已下架", NotFound)
+    TRACE_NOT_FOUND = ("trace_not_found", "溯源码不存在", NotFound)
+
+
+@register
+class MediaError(ErrorCode):
+    """Photo uploads."""
+
+    EMPTY_FILE = ("empty_file", "文件是空的，请重新选择图片", InvalidInput)
+    FILE_TOO_LARGE = (
+        "file_too_large",
+        f"图片太大，请选择 {_UPLOAD_MB}MB 以内的图片",
+        PayloadTooLarge,
+    )
+    UNSUPPORTED_TYPE = ("unsupported_type", "只支持 JPG、PNG、WebP 图片", UnsupportedMedia)
+    CORRUPT_IMAGE = ("corrupt_image", "图片已损坏，请重新拍摄", InvalidInput)
+    IMAGE_TOO_LARGE = ("image_too_large", "图片尺寸过大", InvalidInput)
+    DECOMPRESSION_BOMB = ("decompression_bomb", "图片尺寸过大", InvalidInput)
+    STORAGE_UNAVAILABLE = (
+        "storage_unavailable",
+        "图片存储暂时不可用，请稍后再试",
+        UpstreamUnavailable,
+    )

@@ -1,0 +1,138 @@
+"""The one shape of every state machine, and the one function that moves an object along it.
+
+A lifecycle is data: rows of (state, action) → new state, each with an optional guard and the
+name of the event it records. ``apply`` looks the row up, runs the guard, sets the new state and
+records the event, or raises before it has written anything. Tables are in
+``services/lifecycles.py``; ``tests/unit/test_lifecycles.py`` walks every one of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from models import User
+from services import audit
+from services.error_codes import CommonError
+from services.errors import ErrorCode, InvalidState
+
+State = Hashable
+# A guard looks at the object and returns the refusal to raise, or None to let the move happen.
+Guard = Callable[[Any], ErrorCode | None]
+
+
+@dataclass(frozen=True)
+class Transition:
+    source: State
+    action: str
+    target: State
+    event: str  # what the audit trail calls this move, e.g. "shop.approve"
+    guard: Guard | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """What ``apply`` did: the row it followed and the state it left."""
+
+    transition: Transition
+    previous: State
+
+
+@dataclass
+class Lifecycle:
+    name: str
+    object_type: str  # the audit trail's name for the object ("shop", "product" ...)
+    initial: State
+    states: frozenset
+    transitions: Iterable[Transition]
+    # How to read and write the state of an object (one column, or several for a composite).
+    read: Callable[[Any], State]
+    write: Callable[[Any, State], None]
+    # The refusal an action answers from a state it cannot start from, when the action has a
+    # more telling one than the generic ``invalid_state`` (e.g. "审核中，暂不能修改").
+    refusals: Mapping[str, ErrorCode] = field(default_factory=dict)
+    # How a state is named to a client in an ``invalid_state`` answer.
+    label: Callable[[State], str] = str
+
+    def __post_init__(self) -> None:
+        self.transitions = tuple(self.transitions)
+        self.table: dict[tuple[State, str], Transition] = {}
+        for row in self.transitions:
+            key = (row.source, row.action)
+            if key in self.table:
+                raise ValueError(f"{self.name}: {key} appears twice")
+            if row.source not in self.states or row.target not in self.states:
+                raise ValueError(f"{self.name}: {row} names a state not declared")
+            self.table[key] = row
+        self.actions = frozenset(row.action for row in self.transitions)
+        for action, refusal in self.refusals.items():
+            if action not in self.actions or refusal.kind is not InvalidState:
+                raise ValueError(f"{self.name}: refusal of {action} must be an InvalidState code")
+
+    def find(self, state: State, action: str) -> Transition | None:
+        if action not in self.actions:
+            raise ValueError(f"{self.name} has no action {action!r}")
+        return self.table.get((state, action))
+
+    def allows(self, obj: Any, action: str) -> bool:
+        return self.find(self.read(obj), action) is not None
+
+
+def single_column(column: str) -> tuple[Callable[[Any], State], Callable[[Any, State], None]]:
+    """``read``/``write`` of a lifecycle kept in one column."""
+    return (lambda obj: getattr(obj, column)), (lambda obj, state: setattr(obj, column, state))
+
+
+Recorder = Callable[["Lifecycle", User | None, Any, Move, dict], None]
+
+
+def record_audit(
+    machine: Lifecycle, actor: User | None, obj: Any, move: Move, detail: dict
+) -> None:
+    """The default event: a row of the audit trail naming both states."""
+    audit.record(
+        actor,
+        move.transition.event,
+        machine.object_type,
+        obj.id,
+        on_behalf_of=detail.pop("on_behalf_of", None),
+        previous=machine.label(move.previous),
+        state=machine.label(move.transition.target),
+        **detail,
+    )
+
+
+def check(machine: Lifecycle, obj: Any, action: str) -> Transition:
+    """The row ``apply`` would follow, or the refusal it would raise; changes nothing (for a
+    service that validates more before it moves the object)."""
+    state = machine.read(obj)
+    row = machine.find(state, action)
+    if row is None:
+        refusal = machine.refusals.get(action, CommonError.INVALID_STATE)
+        raise refusal(errors={"state": [machine.label(state)], "action": [action]})
+    if row.guard is not None and (objection := row.guard(obj)) is not None:
+        raise objection(errors={"state": [machine.label(state)], "action": [action]})
+    return row
+
+
+def apply(
+    machine: Lifecycle,
+    obj: Any,
+    action: str,
+    *,
+    actor: User | None,
+    record: Recorder | None = None,
+    **detail: Any,
+) -> Move:
+    """Move ``obj`` by ``action`` and record the event, in the caller's transaction.
+
+    Raises (before writing anything) the action's refusal, or ``invalid_state`` naming the state
+    and the action, when the table has no such row; the guard's refusal when it objects.
+    """
+    row = check(machine, obj, action)
+    state = machine.read(obj)
+    machine.write(obj, row.target)
+    move = Move(row, state)
+    (record or record_audit)(machine, actor, obj, move, detail)
+    return move

@@ -1,0 +1,112 @@
+"""Every lifecycle of the product, as tables (the shape is in ``services/lifecycle.py``).
+
+Read a table as: from this state, this action leads to that state, if the guard agrees, and
+the audit trail calls it this event. A (state, action) pair that is not here is refused.
+"""
+
+from __future__ import annotations
+
+from models import Product
+from models.enums import ProductStatus, ReviewState, ShopStatus
+from services.error_codes import ProductError, ShopError
+from services.lifecycle import Lifecycle, Transition, single_column
+
+# --- shops ----------------------------------------------------------------------------------
+
+S = ShopStatus
+
+
+def _shop_rows():
+    for status in (S.PENDING, S.APPROVED):
+        yield Transition(status, "edit", status, "shop.update")
+    yield Transition(S.REJECTED, "edit", S.PENDING, "shop.update")  # back to the county's queue
+    yield Transition(S.PENDING, "approve", S.APPROVED, "shop.approve")
+    yield Transition(S.SUSPENDED, "approve", S.APPROVED, "shop.approve")  # reinstated
+    yield Transition(S.PENDING, "reject", S.REJECTED, "shop.reject")
+    yield Transition(S.APPROVED, "suspend", S.SUSPENDED, "shop.suspend")
+
+
+_read_status, _write_status = single_column("status")
+
+SHOP = Lifecycle(
+    name="shop",
+    object_type="shop",
+    initial=S.PENDING,
+    states=frozenset(ShopStatus),
+    transitions=_shop_rows(),
+    read=_read_status,
+    write=_write_status,
+    refusals={"edit": ShopError.SHOP_SUSPENDED},
+    label=lambda state: state.value,
+)
+
+# --- products -------------------------------------------------------------------------------
+# A listing's state is two columns: its public status, and the review state of its draft (the
+# edit beside the live content, see models/products.py). A listed product keeps selling while
+# an edit of it is written, reviewed or refused.
+
+P, R = ProductStatus, ReviewState
+PRODUCT_STATES = frozenset(
+    {
+        (P.DRAFT, R.EDITING),  # never submitted
+        (P.PENDING_REVIEW, R.PENDING),  # first submission, waiting
+        (P.REJECTED, R.REJECTED),  # first submission refused
+        (P.REJECTED, R.EDITING),  # ... and being fixed
+        (P.LISTED, R.NONE),  # on sale, nothing pending
+        (P.LISTED, R.EDITING),  # on sale, an edit being written
+        (P.LISTED, R.PENDING),  # on sale, an edit waiting
+        (P.LISTED, R.REJECTED),  # on sale, an edit refused
+        (P.DELISTED, R.EDITING),  # off sale by the household
+        (P.DELISTED, R.REJECTED),  # off sale, with a refused edit to fix
+    }
+)
+
+
+def _shop_takes_listings(product: Product):
+    return None if product.shop.accepts_listings else ShopError.SHOP_NOT_OPEN
+
+
+def _product_rows():
+    # Editing the draft: anything but a draft under review.
+    for status, review in PRODUCT_STATES:
+        if review != R.PENDING:
+            yield Transition((status, review), "edit", (status, R.EDITING), "edit")
+    # Submitting: a listed product stays on sale meanwhile; any other goes to the queue.
+    for status, review in PRODUCT_STATES:
+        if review in (R.EDITING, R.REJECTED):
+            target = (P.LISTED, R.PENDING) if status == P.LISTED else (P.PENDING_REVIEW, R.PENDING)
+            yield Transition((status, review), "submit", target, "submit", _shop_takes_listings)
+    yield Transition((P.PENDING_REVIEW, R.PENDING), "approve", (P.LISTED, R.NONE), "approve")
+    yield Transition((P.LISTED, R.PENDING), "approve", (P.LISTED, R.NONE), "approve")
+    yield Transition((P.PENDING_REVIEW, R.PENDING), "reject", (P.REJECTED, R.REJECTED), "reject")
+    yield Transition((P.LISTED, R.PENDING), "reject", (P.LISTED, R.REJECTED), "reject")
+    # Delisting withdraws a pending edit with it: the draft is the household's again, and to
+    # sell again it submits (unchanged or edited) and the county reviews it once more.
+    for review in (R.NONE, R.EDITING, R.PENDING):
+        yield Transition((P.LISTED, review), "delist", (P.DELISTED, R.EDITING), "delist")
+    yield Transition((P.LISTED, R.REJECTED), "delist", (P.DELISTED, R.REJECTED), "delist")
+
+
+def _read_product(product: Product):
+    return (product.status, product.review_state)
+
+
+def _write_product(product: Product, state) -> None:
+    product.status, product.review_state = state
+
+
+PRODUCT = Lifecycle(
+    name="product",
+    object_type="product",
+    initial=(P.DRAFT, R.EDITING),
+    states=PRODUCT_STATES,
+    transitions=_product_rows(),
+    read=_read_product,
+    write=_write_product,
+    refusals={"edit": ProductError.REVIEW_PENDING},
+    label=lambda state: f"{state[0].value}/{state[1].value}",
+)
+
+# Every lifecycle, for the test that walks them all. Orders, shop orders, payouts and
+# campaigns join this list.
+LIFECYCLES: tuple[Lifecycle, ...] = (SHOP, PRODUCT)
