@@ -6,6 +6,7 @@ The mini-program team reads it to know every ``error`` code, its HTTP status and
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from http import HTTPStatus
 from pathlib import Path
@@ -14,6 +15,7 @@ from flask import Flask
 
 from api.blueprint import SPEC_KEY
 from api.errors import status_of
+from services.error_codes import ShopError
 from services.errors import ErrorCode, all_codes
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
@@ -23,8 +25,7 @@ _HEADER = """# Error codes
 Every error the API answers has one shape:
 
 ```json
-{"code": 409, "status": "Conflict", "error": "shop_exists", "message": "该户已开店",
- "errors": {"field": ["detail"]}}
+{example}
 ```
 
 Switch on `error` (stable); show `message` (short Chinese, for a toast); `errors` holds field
@@ -51,7 +52,15 @@ def render(app: Flask) -> str:
     for entry in all_codes().values():
         by_domain[entry.domain].append(entry)
     used = operations_by_code(app)
-    lines = [_HEADER]
+    example = ShopError.SHOP_EXISTS
+    body = {
+        "code": status_of(example),
+        "status": HTTPStatus(status_of(example)).phrase,
+        "error": example.code,
+        "message": example.message,
+        "errors": {"household_id": ["..."]},
+    }
+    lines = [_HEADER.format(example=json.dumps(body, ensure_ascii=False))]
     for domain, entries in by_domain.items():
         doc = (type(entries[0]).__doc__ or "").strip()
         lines.append(f"## {domain}\n")

@@ -50,7 +50,7 @@ class Lifecycle:
     read: Callable[[Any], State]
     write: Callable[[Any, State], None]
     # The refusal an action answers from a state it cannot start from, when the action has a
-    # more telling one than the generic ``invalid_state`` (e.g. "审核中，暂不能修改").
+    # more telling one than the generic ``invalid_state`` (``review_pending`` for an edit).
     refusals: Mapping[str, ErrorCode] = field(default_factory=dict)
     # How a state is named to a client in an ``invalid_state`` answer.
     label: Callable[[State], str] = str

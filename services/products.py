@@ -272,7 +272,7 @@ def _normalise_draft(actor: User, draft: dict, *, product: Product | None) -> di
         skus.append(sku)
     names = [s["spec_name"] for s in skus]
     if len(names) != len(set(names)):
-        raise ProductError.DUPLICATE_SPEC(errors={"skus": ["规格名称重复"]})
+        raise ProductError.DUPLICATE_SPEC(errors={"skus": ["有两个规格同名"]})
     draft["skus"] = skus
     draft["media_ids"] = list(draft["media_ids"] or [])
     _check_media(actor, draft["media_ids"], product=product)
@@ -283,7 +283,7 @@ def _check_media(actor: User, media_ids: list[int], *, product: Product | None) 
     """Photos the editor uploaded, or that the listing already shows (a helper's photos stay
     usable when the farmer edits); anyone else's photo is answered as unknown."""
     if len(media_ids) != len(set(media_ids)):
-        raise ProductError.DUPLICATE_PHOTO(errors={"media_ids": ["图片重复"]})
+        raise ProductError.DUPLICATE_PHOTO(errors={"media_ids": ["同一张图片用了两次"]})
     usable = media_service.usable_media_ids(actor, media_ids)
     if product is not None:
         usable |= {*(product.media_ids or []), *(product.draft.get("media_ids") or [])}

@@ -69,7 +69,7 @@ def test_staff_approves_a_pending_shop(app, client, staff, shop_id):
     [row] = audit_rows(app, "shop.approve")
     assert row["actor_id"] == staff.id
     assert (row["object_type"], row["object_id"]) == ("shop", str(shop_id))
-    assert row["detail"] == {"reason": "", "status": "approved"}
+    assert row["detail"] == {"reason": "", "previous": "pending", "state": "approved"}
 
 
 @pytest.mark.parametrize("action,target", [("reject", "rejected"), ("suspend", "suspended")])
@@ -83,7 +83,8 @@ def test_reject_and_suspend_record_the_reason(app, client, staff, shop_id, actio
     assert shop_state(app, shop_id)["status_reason"] == "图片与实物不符"
     [row] = audit_rows(app, f"shop.{action}")
     assert row["actor_id"] == staff.id
-    assert row["detail"] == {"reason": "图片与实物不符", "status": target}
+    assert row["detail"]["reason"] == "图片与实物不符"
+    assert row["detail"]["state"] == target
 
 
 @pytest.mark.parametrize("state", STATES)
@@ -156,7 +157,7 @@ def test_bad_review_body_is_422(app, client, staff, shop_id, body, error):
     "who,status,error",
     [
         ("staff_other_county", 404, "not_found"),
-        ("platform_admin", 403, "forbidden"),
+        ("platform_admin", 403, "admin_read_only"),
         ("farmer", 403, "forbidden"),
         ("helper", 403, "forbidden"),
         ("buyer", 403, "forbidden"),
@@ -186,7 +187,7 @@ def test_review_refused(app, client, world, staff, shop_id, action, who, status,
 
 
 def test_platform_admin_is_told_it_is_read_only(client, world, shop_id):
-    body = assert_error(act(client, shop_id, "approve", world.admin()), 403, "forbidden")
+    body = assert_error(act(client, shop_id, "approve", world.admin()), 403, "admin_read_only")
     assert body["message"] == "平台管理员只能查看"
 
 
@@ -250,7 +251,7 @@ def test_verify_is_idempotent(app, client, world, staff, pending_household):
     "who,status,error",
     [
         ("staff_other_county", 404, "not_found"),
-        ("platform_admin", 403, "forbidden"),
+        ("platform_admin", 403, "admin_read_only"),
         ("helper", 403, "forbidden"),
         ("farmer", 403, "forbidden"),
         ("buyer", 403, "forbidden"),
@@ -338,7 +339,7 @@ def test_reveal_with_unknown_query_parameter_is_422(app, client, staff, register
     "who,status,error",
     [
         ("staff_other_county", 404, "not_found"),
-        ("platform_admin", 403, "forbidden"),
+        ("platform_admin", 403, "admin_read_only"),
         ("helper", 403, "forbidden"),
         ("farmer", 403, "forbidden"),
         ("buyer", 403, "forbidden"),

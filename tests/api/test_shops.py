@@ -273,7 +273,7 @@ def test_member_edits_the_shop(app, client, shop):
     assert stored(app, shop_id)["name"] == "新店名"
     [row] = audit_rows(app, "shop.update")
     assert row["actor_id"] == member.id and row["on_behalf_of"] is None
-    assert row["detail"] == {"fields": ["name", "story"], "resubmitted": False}
+    assert row["detail"] == {"fields": ["name", "story"], "previous": "pending", "state": "pending"}
 
 
 def test_consenting_helper_edits_on_behalf(app, client, world, shop):
@@ -328,7 +328,7 @@ def test_editing_a_rejected_shop_sends_it_back_to_review(app, client, world, sho
         "status": "pending",
     }
     [row] = audit_rows(app, "shop.update")
-    assert row["detail"]["resubmitted"] is True
+    assert (row["detail"]["previous"], row["detail"]["state"]) == ("rejected", "pending")
 
 
 def test_editing_an_approved_shop_keeps_it_approved(app, client, world, shop):

@@ -15,7 +15,9 @@ import zlib
 import pytest
 from PIL import Image, ImageCms, ImageFile
 
+from api.errors import status_of
 from media.images import SUPPORTED_TYPES, ImageRejected, process_image, sniff_type
+from services.media import IMAGE_PROBLEMS
 
 HAS_HEIF = "image/heic" in SUPPORTED_TYPES
 
@@ -69,6 +71,11 @@ def rejected(data: bytes, **kwargs) -> ImageRejected:
     with pytest.raises(ImageRejected) as info:
         process_image(data, **kwargs)
     return info.value
+
+
+def told(error: ImageRejected):
+    """The catalog entry the upload service answers this problem with."""
+    return IMAGE_PROBLEMS[error.problem]
 
 
 def decode(data: bytes) -> Image.Image:
@@ -152,21 +159,22 @@ HOSTILE = {
 @pytest.mark.filterwarnings("error::PIL.Image.DecompressionBombWarning")  # as media.images sets it
 def test_hostile_upload_is_rejected_with_its_code(name: str) -> None:
     data, code = HOSTILE[name]
-    error = rejected(data)
-    assert error.code == code
-    assert error.http_status == (415 if code == "unsupported_type" else 422)
-    assert error.message and not error.message.isascii()  # Chinese, for the toast
+    entry = told(rejected(data))
+    assert entry.code == code
+    assert status_of(entry) == (415 if code == "unsupported_type" else 422)
+    assert entry.message and not entry.message.isascii()  # Chinese, for the toast
 
 
 def test_messages_farmers_can_read() -> None:
-    assert rejected(b"GIF89a").message == "只支持 JPG、PNG、WebP 图片"
-    assert rejected(BASELINE[:1000]).message == "图片已损坏，请重新拍摄"
-    assert rejected(raw_png(20_000, 10)).message == "图片尺寸过大"
+    assert told(rejected(b"GIF89a")).message == "只支持 JPG、PNG、WebP 图片"
+    assert told(rejected(BASELINE[:1000])).message == "图片已损坏，请重新拍摄"
+    assert told(rejected(raw_png(20_000, 10))).message == "图片尺寸过大"
 
 
 def test_file_over_the_byte_limit() -> None:
-    error = rejected(BASELINE, max_bytes=len(BASELINE) - 1)
-    assert (error.code, error.http_status) == ("file_too_large", 413)
+    entry = told(rejected(BASELINE, max_bytes=len(BASELINE) - 1))
+    assert (entry.code, status_of(entry)) == ("file_too_large", 413)
+    assert "10MB" in entry.message
     assert process_image(BASELINE, max_bytes=len(BASELINE)).variants
 
 
@@ -176,20 +184,20 @@ def test_pixel_limit_holds_whatever_the_warning_filter(bomb_warning: str) -> Non
     library) may have reset our warning filter, and the explicit check must still refuse."""
     with warnings.catch_warnings():
         warnings.simplefilter(bomb_warning, Image.DecompressionBombWarning)
-        assert rejected(jpeg_with_size(10_000, 6_000)).code == "decompression_bomb"
+        assert told(rejected(jpeg_with_size(10_000, 6_000))).code == "decompression_bomb"
 
 
 def test_png_text_chunk_bomb() -> None:
     """A zTXt chunk inflating to 64 MB: Pillow stops inflating at MAX_TEXT_CHUNK (1 MB)."""
     bomb = zlib.compress(b"\x00" * 64_000_000, 9)
     extra = png_chunk(b"zTXt", b"Comment\x00\x00" + bomb)
-    assert rejected(raw_png(8, 8, rows=b"\x00" * 9 * 8, extra=extra)).code == "corrupt_image"
+    assert told(rejected(raw_png(8, 8, rows=b"\x00" * 9 * 8, extra=extra))).code == "corrupt_image"
 
 
 def test_truncated_images_stay_refused_if_someone_flips_the_global(monkeypatch) -> None:
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
-    assert rejected(BASELINE[: len(BASELINE) // 2]).code == "corrupt_image"
+    assert told(rejected(BASELINE[: len(BASELINE) // 2])).code == "corrupt_image"
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False
 
 

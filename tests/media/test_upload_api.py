@@ -24,6 +24,7 @@ from media import LocalStorage, S3Storage, StorageUnavailable
 from media.storage import CACHE_CONTROL
 from models import Media, db
 from services import media as media_service
+from services.error_codes import MediaError
 from tests.media.test_images import (
     BASELINE,
     LEAKS,
@@ -309,7 +310,7 @@ def test_storage_failure_midway_deletes_what_was_written(app, client, farmer, mo
     monkeypatch.setattr(LocalStorage, "put", flaky_put)
     response = upload(client, farmer, encode(photo((1600, 1200)), "JPEG"))
     assert_error(response, 503, "storage_unavailable")
-    assert response.json["message"] == StorageUnavailable.message
+    assert response.json["message"] == MediaError.STORAGE_UNAVAILABLE.message
     assert len(calls) == 3
     assert rows(app) == 0 and files(root) == []
 
