@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := wsgi:app
+PACKAGES := api models services media wechat storefront
 
-.PHONY: run test lint fuzz bench clean
+.PHONY: run test lint fuzz bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(PACKAGES)
 
 # Deeper property-based run over the whole OpenAPI spec (FUZZ_EXAMPLES=500 make fuzz).
 fuzz: $(VENV)/.installed-dev
@@ -37,6 +39,10 @@ fuzz: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+
+# Regenerate docs/errors.md from the error catalog (a test fails while it is stale).
+docs: $(VENV)/.installed-dev
+	$(BIN)/flask errors doc
 
 clean:
 	rm -rf $(VENV) .pytest_cache

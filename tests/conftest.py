@@ -125,6 +125,25 @@ def _clean_tables(request):
         db.session.commit()
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis the Redis tests use: ``REDIS_URL`` (CI sets it to a database of its own).
+    Unset, they skip; set but unreachable, they fail: a skip there would hide a broken CI."""
+    import redis
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set")
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"REDIS_URL={url} is set but Redis does not answer: {exc}")
+    finally:
+        client.close()
+    return url
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -321,12 +321,8 @@ def test_http_error_on_check_is_unavailable(fake_wechat, client):
 
 
 @pytest.fixture
-def redis_client():
-    client = redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.5)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=0.5)
     yield client
     client.close()
 
