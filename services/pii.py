@@ -86,20 +86,26 @@ def normalise_id_number(raw: str) -> str:
             errors={"id_number": ["须为18位身份证号码"]},
         )
     value = raw.strip().upper()
-    try:
-        # Not ric.validate(): it rejects an address code that did not exist in the birth year,
-        # but the code is that of the place of registration when the number was issued, so
-        # every farmer born before their county got today's code would be refused.
-        if value[-1] != ric.calc_check_digit(value):
-            raise ValidationError()
-        ric.get_birth_date(value)
-        if not _known_address_code(value[:6]):
-            raise ValidationError()
+    # Not ric.validate(): it rejects an address code that did not exist in the birth year, but
+    # the code is that of the place of registration when the number was issued, so every
+    # farmer born before their county got today's code would be refused.
+    if value[-1] != ric.calc_check_digit(value):
+        problem = "校验位不符"
+    elif not _real_birth_date(value):
+        problem = "出生日期不存在"
+    elif not _known_address_code(value[:6]):
+        problem = "地区码不存在"
+    else:
         return value
+    raise HouseholdError.INVALID_ID_NUMBER(errors={"id_number": [problem]})
+
+
+def _real_birth_date(value: str) -> bool:
+    try:
+        ric.get_birth_date(value)
     except ValidationError:
-        raise HouseholdError.INVALID_ID_NUMBER(
-            errors={"id_number": ["身份证号码校验未通过"]},
-        ) from None
+        return False
+    return True
 
 
 def _known_address_code(code: str) -> bool:

@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+from stdnum.cn import ric
 
 from api.logging_setup import PersonalDataFilter, scrub
 from services import pii
@@ -44,20 +45,28 @@ def test_id_number_of_someone_born_before_the_county_code_existed_is_valid():
     assert pii.normalise_id_number(number.lower()) == number.upper()
 
 
+def with_check_digit(first17: str) -> str:
+    """A number whose check digit is right, so a test reaches the rule it names."""
+    return first17 + ric.calc_check_digit(first17 + "0")  # it ignores the last character
+
+
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "problem"),
     [
-        "34032319580312024",  # 17 characters
-        "340323195803120245",  # bad check digit
-        "340323195802300240",  # 30 February
-        "000000195803120240",  # no such address code
-        "34032319580312024A",
+        ("34032319580312024", "须为18位身份证号码"),  # 17 characters
+        ("34032319580312024A", "须为18位身份证号码"),
+        ("340323195803120245", "校验位不符"),
+        (with_check_digit("34032319580230024"), "出生日期不存在"),  # 30 February
+        (with_check_digit("34032319581301024"), "出生日期不存在"),  # month 13
+        (with_check_digit("00000019580312024"), "地区码不存在"),  # no such address code
+        (with_check_digit("34032919580312024"), "地区码不存在"),  # 3403xx that is no county
     ],
 )
-def test_bad_id_numbers(raw):
+def test_bad_id_numbers(raw, problem):
     with pytest.raises(InvalidInput) as info:
         pii.normalise_id_number(raw)
     assert info.value.code == "invalid_id_number"
+    assert info.value.errors == {"id_number": [problem]}
 
 
 def test_encrypt_round_trip_and_blind_index(ctx):
