@@ -6,6 +6,7 @@ import os
 import sqlite3
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_swagger_ui import get_swaggerui_blueprint
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -61,11 +62,15 @@ def create_app(config: Config | dict | None = None) -> Flask:
     else:
         settings = config.as_flask_config()
     app.config.update(settings)
-    app.json.ensure_ascii = False  # Chinese stays readable on the wire
-    app.json.sort_keys = False
+    if isinstance(app.json, DefaultJSONProvider):
+        app.json.ensure_ascii = False  # Chinese stays readable on the wire
+        app.json.sort_keys = False
     hops = app.config["PROXY_FIX_HOPS"]
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to add WSGI middleware (mypy sees a method being replaced).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
 
     # Every <int:...> in a route is a row id: bounded, so no client number overflows a query.
     app.url_map.converters["int"] = IdConverter

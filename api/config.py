@@ -20,7 +20,7 @@ import copy
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from media.images import MAX_BYTES
 
@@ -350,6 +350,10 @@ class Config:
         for d in self.derived:
             resolved[d.key] = d.compute(resolved)
         self.__dict__.update(resolved)
+
+    if TYPE_CHECKING:  # every setting is an attribute, set from the table at run time
+
+        def __getattr__(self, name: str) -> Any: ...
 
     @property
     def is_production(self) -> bool:

@@ -74,7 +74,7 @@ def _plain(value):
 def feed_cache() -> PageCache | None:
     """The app's page cache, or None when ``CATALOG_CACHE_SECONDS`` is 0; rebuilt when the
     setting changes."""
-    app = current_app._get_current_object()
+    app = current_app
     seconds = int(app.config.get("CATALOG_CACHE_SECONDS") or 0)
     if seconds <= 0:
         return None

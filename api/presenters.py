@@ -17,7 +17,7 @@ def present_user(user: User) -> dict:
                 "role": g.role,
                 "scope": {
                     "region_code": g.region_code,
-                    "region_name": region_names.get(g.region_code),
+                    "region_name": region_names.get(g.region_code) if g.region_code else None,
                     "household_id": g.household_id,
                     "unit_id": g.unit_id,
                     "station_id": g.station_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models import Product, Shop
-from models.enums import StockState
+from models.enums import RejectReason, StockState
 from services import catalog, pii
 from services import products as products_service
 from services.media import media_urls
@@ -53,7 +53,7 @@ def present_product(product: Product, details: ListingDetails | None = None) -> 
         and {
             "reason_code": rejection.reason_code,
             "note": rejection.note,
-            "fix_hint": products_service.FIX_HINTS[rejection.reason_code],
+            "fix_hint": products_service.FIX_HINTS[rejection.reason_code or RejectReason.OTHER],
             "at": rejection.created_at,
         },
         "trace_code": product.trace_code,

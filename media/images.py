@@ -46,7 +46,7 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
 try:  # HEIC (iPhone photos sent as files) only when the optional pillow-heif is installed
     import pillow_heif
 except ImportError:  # pragma: no cover - depends on the environment
-    pillow_heif = None
+    pass
 else:
     # thumbnails=False: its draft() would otherwise swap in the file's embedded thumbnail, whose
     # pixels the sender chooses freely. Depth maps and auxiliary images are never shown.
@@ -138,13 +138,13 @@ def process_image(
         ImageFile.LOAD_TRUNCATED_IMAGES = False
 
     sha = hashlib.sha256(data).hexdigest()
-    img = _open(data, _PIL_FORMATS[source_type])
-    img, (width, height) = _decode(img, max(widths))
+    header = _open(data, _PIL_FORMATS[source_type])
+    img, (width, height) = _decode(header, max(widths))
     icc = img.info.get("icc_profile")
     img = _flatten(img)
     targets = sorted({w for w in widths if w <= width}, reverse=True) or [width]
 
-    variants = []
+    variants: list[Variant] = []
     for w in targets:  # largest first: each size is resampled from the one before
         h = max(1, round(height * w / width))
         if img.size != (w, h):
@@ -183,12 +183,13 @@ def _open(data: bytes, pil_format: str) -> ImageFile.ImageFile:
     return img
 
 
-def _decode(img: ImageFile.ImageFile, max_width: int) -> tuple[Image.Image, tuple[int, int]]:
+def _decode(header: ImageFile.ImageFile, max_width: int) -> tuple[Image.Image, tuple[int, int]]:
     """Decode every pixel (so truncation fails), upright, as small as the variants allow.
 
     Returns the decoded image and the full upright size of the original.
     """
-    orientation = _orientation(img)
+    img: Image.Image = header
+    orientation = _orientation(header)
     turned = orientation in (5, 6, 7, 8)  # stored sideways: display width is stored height
     w, h = img.size[::-1] if turned else img.size
     target_w = min(max_width, w)
@@ -196,9 +197,9 @@ def _decode(img: ImageFile.ImageFile, max_width: int) -> tuple[Image.Image, tupl
     # JPEG's DCT scaling decodes at 1/2, 1/4 or 1/8 size, never below the size asked for: far
     # less time and memory than decoding 12 MP and throwing most of it away. Other formats'
     # draft() does nothing. (Subclasses matter: phones' MPO files are JPEGs with extra frames.)
-    img.draft("RGB", target[::-1] if turned else target)
+    header.draft("RGB", target[::-1] if turned else target)
     try:
-        img.load()
+        header.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(ImageProblem.BOMB, str(exc)) from exc
     except MemoryError:
@@ -247,7 +248,8 @@ def _to_srgb(img: Image.Image, icc: bytes | None) -> Image.Image:
     if icc:
         try:
             src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            img = ImageCms.profileToProfile(img, src, _SRGB, outputMode="RGB")
+            converted = ImageCms.profileToProfile(img, src, _SRGB, outputMode="RGB")
+            img = converted if converted is not None else img  # None only when done in place
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             # Broken, or not matching the pixels (an RGB profile on a grey PNG): keep the pixels.
             log.info("unusable ICC profile ignored", exc_info=True)

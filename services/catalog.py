@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import BindParameter
 
 from models import Household, Media, Product, Region, Shop, Sku, db
 from models.enums import Category, ProductStatus, RegionLevel, StockState
 from services import cursors
 from services.error_codes import ProductError, RegionError, ShopError
-from services.errors import NotFound
+from services.errors import DomainError
 from services.media import load_media
 from services.regions import check_code_format
 
@@ -103,7 +105,7 @@ def list_products(
         params["after_value"], params["after_id"] = _decode_cursor(cursor, sort)
     statement = _feed_statement(sort, frozenset(params))
     rows = db.session.execute(statement, params).all()
-    items, more = rows[:limit], len(rows) > limit
+    items, more = list(rows[:limit]), len(rows) > limit
     next_cursor = _encode_cursor(items[-1], sort) if more and items else None
     return Page(items, next_cursor)
 
@@ -126,7 +128,7 @@ def _feed_statement(sort: str, filters: frozenset[str]):
         )
     key_column = Product.listed_at if sort == "newest" else Product.sales_count
     if "after_id" in filters:
-        after = bindparam("after_value")
+        after: BindParameter[Any] = bindparam("after_value")
         query = query.where(
             or_(key_column < after, and_(key_column == after, Product.id < bindparam("after_id")))
         )
@@ -185,7 +187,7 @@ def require_trace_code(code: str) -> None:
         raise _trace_not_found()
 
 
-def _trace_not_found() -> NotFound:
+def _trace_not_found() -> DomainError:
     return ProductError.TRACE_NOT_FOUND()
 
 

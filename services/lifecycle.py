@@ -8,7 +8,7 @@ records the event, or raises before it has written anything. Tables are in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,8 @@ from services import audit
 from services.error_codes import CommonError
 from services.errors import ErrorCode, InvalidState
 
-State = Hashable
+# A state is an enum member, or a tuple of them for a lifecycle kept in several columns.
+State = Any
 # A guard looks at the object and returns the refusal to raise, or None to let the move happen.
 Guard = Callable[[Any], ErrorCode | None]
 

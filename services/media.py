@@ -53,7 +53,7 @@ def storage() -> Storage:
     boto3 clients are thread-safe and slow to build (tens of milliseconds), so one serves every
     request of the process; it is rebuilt only when the media settings change.
     """
-    app = current_app._get_current_object()
+    app = current_app
     settings = tuple(app.config.get(name) or "" for name in _STORAGE_SETTINGS)
     cached = app.extensions.get(_EXTENSION_KEY)
     if cached is not None and cached[0] == settings:

@@ -171,8 +171,11 @@ def moderation_queue(
     query = query.order_by(Product.submitted_at, Product.id).limit(limit + 1)
     rows = list(db.session.scalars(query))
     items, more = rows[:limit], len(rows) > limit
-    last = items[-1] if more and items else None
-    return items, last and cursors.encode(last.submitted_at.isoformat(), last.id)
+    if not (more and items):
+        return items, None
+    last = items[-1]
+    submitted = last.submitted_at or utcnow()  # set by every submission; never None here
+    return items, cursors.encode(submitted.isoformat(), last.id)
 
 
 def _reviewable(actor: User, product_id: int) -> Product:

@@ -126,7 +126,9 @@ class RedisTokenCache:
     def get(self, key: str) -> CachedToken | None:
         try:
             with self._redis.pipeline() as pipe:  # MULTI: value and TTL from the same instant
-                token, ttl_ms = pipe.get(self._prefix + key).pttl(self._prefix + key).execute()
+                pipe.get(self._prefix + key)
+                pipe.pttl(self._prefix + key)
+                token, ttl_ms = pipe.execute()
         except redis.RedisError as exc:
             log.warning("token cache get failed: %s", type(exc).__name__)
             return None
@@ -267,12 +269,12 @@ class MiniProgramClient:
         except RiskyContent:
             return ContentVerdict("risky", LABEL_OTHER)
         result = payload.get("result")
-        suggest = result.get("suggest") if isinstance(result, dict) else None
-        if suggest not in _SEVERITY:
+        if not isinstance(result, dict) or result.get("suggest") not in _SEVERITY:
             raise WeChatUnavailable(None, "msg_sec_check answered without a known suggest")
+        suggest = result["suggest"]
         try:
-            label = int(result.get("label"))  # documented as a string, sent as a number
-        except (TypeError, ValueError):
+            label = int(result["label"])  # documented as a string, sent as a number
+        except (KeyError, TypeError, ValueError):
             raise WeChatUnavailable(None, "msg_sec_check answered without a label") from None
         trace_id = payload.get("trace_id")
         return ContentVerdict(suggest, label, trace_id if isinstance(trace_id, str) else None)

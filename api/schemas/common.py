@@ -6,6 +6,7 @@ what it calls invalid is refused with 422. Field helpers here keep the two in st
 """
 
 import re
+from collections.abc import Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -61,12 +62,10 @@ class Pattern(validate.Regexp):
 
     def __init__(self, regex: str, error: str | None = None) -> None:
         super().__init__(regex, error=error)
-        if regex.endswith("$") and not regex.endswith("\\$"):
-            self._checked = re.compile(regex[:-1] + r"\Z")
-        else:
-            self._checked = self.regex
+        whole = regex[:-1] + r"\Z" if regex.endswith("$") and not regex.endswith("\\$") else regex
+        self._checked: re.Pattern[str] = re.compile(whole)
 
-    def __call__(self, value: str) -> str:
+    def __call__(self, value: str) -> str:  # type: ignore[override]  # text only, never bytes
         if self._checked.search(value) is None:
             raise ValidationError(self._format_error(value))
         return value
@@ -92,7 +91,10 @@ def text(max_len: int, *, required: bool = False, min_len: int = 0, **kwargs) ->
     """Free text: at most ``max_len`` characters, storable, and when ``min_len`` is given, at
     least that many once blanks are stripped. The spec states all of it (length and pattern)."""
     metadata = {"pattern": text_pattern(min_len), **kwargs.pop("metadata", {})}
-    validators = [validate.Length(min=min_len or None, max=max_len), _storable]
+    validators: list[Callable[[str], object]] = [
+        validate.Length(min=min_len or None, max=max_len),
+        _storable,
+    ]
     if min_len:
         validators.append(_not_blank(min_len))
     return fields.String(required=required, validate=validators, metadata=metadata, **kwargs)
