@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, func
@@ -78,3 +79,10 @@ class TimestampMixin:
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Models subclass ``Model``: at run time Flask-SQLAlchemy's ``db.Model`` (the declarative base
+# above, with the session's query property); for the type checker, the base it is built on.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model

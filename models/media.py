@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import db, utcnow
+from models.base import Model, utcnow
 
 
-class Media(db.Model):
+class Media(Model):
     """One photo, keyed by the SHA-256 of the uploaded bytes: the same photo is stored once."""
 
     __tablename__ = "media"
@@ -26,7 +26,7 @@ class Media(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class MediaUpload(db.Model):
+class MediaUpload(Model):
     """Who has sent a photo: its first uploader and everyone who uploaded the same bytes since.
 
     A listing may use only photos its editor uploaded (or that it already shows): photo ids are

@@ -13,11 +13,11 @@ from datetime import date, datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import TimestampMixin, db, str_enum, utcnow
+from models.base import Model, TimestampMixin, str_enum, utcnow
 from models.enums import Category, ProductStatus, RejectReason, ReviewState
 
 
-class Product(TimestampMixin, db.Model):
+class Product(TimestampMixin, Model):
     __tablename__ = "products"
     __table_args__ = (
         Index("ix_products_public_newest", "status", "listed_at", "id"),
@@ -65,7 +65,7 @@ class Product(TimestampMixin, db.Model):
     village = relationship("Region", lazy="joined")
 
 
-class Sku(TimestampMixin, db.Model):
+class Sku(TimestampMixin, Model):
     __tablename__ = "skus"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,7 +79,7 @@ class Sku(TimestampMixin, db.Model):
     product: Mapped[Product] = relationship(back_populates="skus")
 
 
-class ModerationEvent(db.Model):
+class ModerationEvent(Model):
     """Every submit, pre-check, approval and rejection: who, when, what, why."""
 
     __tablename__ = "moderation_events"

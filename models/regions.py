@@ -5,14 +5,14 @@ from __future__ import annotations
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import db, str_enum
+from models.base import Model, str_enum
 from models.enums import RegionLevel
 
 COUNTY_CODE_LENGTH = 6
 LONG_CODE_LENGTH = 12  # statistics-bureau township and village codes
 
 
-class Region(db.Model):
+class Region(Model):
     """Province/city/county rows use 6-digit GB/T 2260 codes; townships and villages use the
     12-digit codes of the statistics bureau, whose first six digits are the county."""
 

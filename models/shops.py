@@ -8,14 +8,13 @@ from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import TimestampMixin, db, str_enum
+from models.base import Model, TimestampMixin, str_enum
 from models.enums import ShopStatus
-
 
 _CLOSED = (ShopStatus.REJECTED, ShopStatus.SUSPENDED)
 
 
-class Shop(TimestampMixin, db.Model):
+class Shop(TimestampMixin, Model):
     __tablename__ = "shops"
 
     id: Mapped[int] = mapped_column(primary_key=True)
