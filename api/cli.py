@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from http import HTTPStatus
+from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from api import errors
+from api import errors_doc as errors_doc_module
 from models.enums import Role
 from services import accounts, demo, regions
+from services.error_codes import RequestError
 from services.errors import DomainError
 
 users = AppGroup("users", help="Console accounts and role grants.")
+errors_cli = AppGroup("errors", help="The error-code catalog.")
 regions_cli = AppGroup("regions", help="Administrative divisions.")
 
 
@@ -76,6 +83,54 @@ def grant(user_id, role, region_code, household_id, unit_id, station_id):
     click.echo(f"granted {role} to user #{user_id}")
 
 
+@users.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password", help="generated and printed when omitted")
+def set_password(username, password):
+    """Set a console account's password; every session opened before ends."""
+    password = password or secrets.token_urlsafe(12)
+    try:
+        user = accounts.set_password(username=username, password=password)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"new password for #{user.id} {username}: {password}; its tokens are revoked")
+
+
+@users.command("revoke")
+@click.option("--user-id", type=int, required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--region", "region_code", help="county code (staff) or village code (helper)")
+@click.option("--household", "household_id", type=int)
+@click.option("--unit", "unit_id", type=int)
+@click.option("--station", "station_id", type=int)
+def revoke(user_id, role, region_code, household_id, unit_id, station_id):
+    """Take a scoped role away (the same scope it was granted with); ends the user's sessions."""
+    try:
+        accounts.revoke_role(
+            None,
+            user_id=user_id,
+            role=Role(role),
+            region_code=region_code,
+            household_id=household_id,
+            unit_id=unit_id,
+            station_id=station_id,
+        )
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"revoked {role} from user #{user_id}; its tokens are revoked")
+
+
+@users.command("deactivate")
+@click.option("--user-id", type=int, required=True)
+def deactivate(user_id):
+    """Switch an account off: its tokens stop working at once and it cannot log in."""
+    try:
+        accounts.deactivate_user(None, user_id=user_id)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"deactivated user #{user_id}; its tokens are revoked")
+
+
 @regions_cli.command("import")
 def import_regions():
     """Load the vendored region codes (idempotent)."""
@@ -90,7 +145,42 @@ def seed_demo():
         click.echo(line)
 
 
+@errors_cli.command("doc")
+@click.option("--check", is_flag=True, help="fail if docs/errors.md is not current")
+def errors_doc(check):
+    """Write docs/errors.md from the error catalog (services/error_codes.py)."""
+    text = errors_doc_module.render(current_app)
+    path = errors_doc_module.DOC_PATH
+    if check:
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            raise click.ClickException(f"{path.name} is not current: run `flask errors doc`")
+        click.echo(f"{path.name} is current")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}")
+
+
+@errors_cli.command("proxy-pages")
+@click.argument("directory", type=click.Path(file_okay=False))
+def proxy_pages(directory):
+    """Write the JSON bodies nginx answers with for requests it refuses (docs/deploy.md)."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    for entry in (RequestError.PAYLOAD_TOO_LARGE, RequestError.URI_TOO_LONG):
+        status = errors.status_of(entry)
+        body = {
+            "code": status,
+            "status": HTTPStatus(status).phrase,
+            "error": entry.code,
+            "message": entry.message,
+        }
+        (out / f"{status}.json").write_text(json.dumps(body, ensure_ascii=False), "utf-8")
+        click.echo(f"wrote {out / f'{status}.json'}")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(errors_cli)
     app.cli.add_command(users)
     app.cli.add_command(regions_cli)
     app.cli.add_command(seed_demo)

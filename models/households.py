@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import TimestampMixin, db, str_enum, utcnow
-from models.enums import ConsentMethod, PovertyStatus, VerificationStatus
+from models.base import Model, TimestampMixin, str_enum, utcnow
+from models.enums import ConsentMethod, PovertyStatus, Role, VerificationStatus
 
 
-class Household(TimestampMixin, db.Model):
+class Household(TimestampMixin, Model):
     __tablename__ = "households"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,7 +41,7 @@ class Household(TimestampMixin, db.Model):
     )
 
 
-class Consent(db.Model):
+class Consent(Model):
     """A household's consent for one helper to act on its behalf, for named purposes."""
 
     __tablename__ = "consents"
@@ -66,7 +66,7 @@ class Consent(db.Model):
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
-class HouseholdInvite(db.Model):
+class HouseholdInvite(Model):
     """A one-time code that binds a WeChat user to a household as a member (farmer role)."""
 
     __tablename__ = "household_invites"
@@ -77,6 +77,9 @@ class HouseholdInvite(db.Model):
     )
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The capacity its issuer held: county_staff, helper (with consent) or farmer (a member);
+    # empty for an older code whose issuer no longer held the role when this was recorded.
+    issued_as: Mapped[Role | None] = mapped_column(str_enum(Role))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import TimestampMixin, db, str_enum, utcnow
+from models.base import Model, TimestampMixin, str_enum, utcnow
 from models.enums import Role
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,7 +47,7 @@ class User(TimestampMixin, db.Model):
         return {g.household_id for g in self.grants_of(Role.FARMER) if g.household_id}
 
 
-class RoleGrant(TimestampMixin, db.Model):
+class RoleGrant(TimestampMixin, Model):
     """One role of one user, with its scope.
 
     farmer: household_id; helper: household_id or region_code (a village);
@@ -67,11 +67,16 @@ class RoleGrant(TimestampMixin, db.Model):
     unit_id: Mapped[int | None]
     station_id: Mapped[int | None]
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # farmer: the member code it was redeemed from (none when an operator granted it).
+    invite_id: Mapped[int | None] = mapped_column(
+        ForeignKey("household_invites.id", ondelete="SET NULL")
+    )
 
     user: Mapped[User] = relationship(back_populates="grants", foreign_keys=[user_id])
+    invite = relationship("HouseholdInvite")
 
 
-class AuthToken(db.Model):
+class AuthToken(Model):
     """An opaque bearer token; only its SHA-256 is stored."""
 
     __tablename__ = "auth_tokens"

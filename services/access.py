@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from models import Household, User
 from models.base import utcnow
 from models.enums import ConsentPurpose, Role
-from services.errors import NotFound, PermissionDenied
+from services.error_codes import CommonError, HouseholdError
 
 
 def is_platform_admin(user: User) -> bool:
@@ -56,9 +56,46 @@ def can_view_household(user: User, household: Household) -> bool:
     )
 
 
+def sees_phone(user: User, household: Household) -> bool:
+    """The household's phone number in full: its members and its county's staff. Helpers and
+    platform admins see it masked (a helper calls through the village, not from a list)."""
+    return is_member(user, household) or is_staff_of(user, household.county_code)
+
+
+# Roles whose holders act on households from outside; none of them may also be a member.
+_OFFICES_ANYWHERE = (Role.UNIT_ADMIN, Role.UNIT_MEMBER, Role.STATION_OPERATOR, Role.PLATFORM_ADMIN)
+
+
+def holds_office_over(user: User, household: Household) -> bool:
+    """Whether the user serves the household in an official role: county staff of its county,
+    one of its helpers, or any unit, station or platform role. Such users may not become its
+    members (membership would let them act as the household without its consent, or approve
+    what they submitted as it)."""
+    return (
+        is_staff_of(user, household.county_code)
+        or helper_covers(user, household)
+        or any(user.has_role(role) for role in _OFFICES_ANYWHERE)
+    )
+
+
+def invite_capacity(user: User, household: Household) -> Role | None:
+    """In which capacity the user may issue member codes for the household, if any: as county
+    staff of its county, as one of its members, or as a helper holding its consent to manage
+    the shop (the same right as acting for it). An inactive user may issue none."""
+    if not user.is_active:
+        return None
+    if is_staff_of(user, household.county_code):
+        return Role.COUNTY_STAFF
+    if is_member(user, household):
+        return Role.FARMER
+    if helper_covers(user, household) and has_consent(user, household, ConsentPurpose.MANAGE_SHOP):
+        return Role.HELPER
+    return None
+
+
 def require_visible(user: User, household: Household | None) -> Household:
     if household is None or not can_view_household(user, household):
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     return household
 
 
@@ -78,8 +115,8 @@ def act_for(user: User, household: Household | None, purpose: ConsentPurpose) ->
     if helper_covers(user, household):
         if has_consent(user, household, purpose):
             return Acting(household, household.id)
-        raise PermissionDenied("需要农户授权后才能代办", code="consent_required")
-    raise PermissionDenied()
+        raise HouseholdError.CONSENT_REQUIRED()
+    raise CommonError.FORBIDDEN()
 
 
 def require_staff_for(user: User, household: Household) -> None:
@@ -88,5 +125,5 @@ def require_staff_for(user: User, household: Household) -> None:
     if is_staff_of(user, household.county_code):
         return
     if is_platform_admin(user) and can_view_household(user, household):
-        raise PermissionDenied("平台管理员只能查看")
-    raise NotFound()
+        raise HouseholdError.ADMIN_READ_ONLY()
+    raise CommonError.NOT_FOUND()

@@ -16,15 +16,7 @@ from models import AuthToken, Household, Region, RoleGrant, User, db
 from models.base import utcnow
 from models.enums import RegionLevel, Role
 from services import audit, pii
-from services.errors import (
-    Conflict,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    PermissionDenied,
-    RateLimited,
-    UpstreamUnavailable,
-)
+from services.error_codes import AuthError, CommonError
 from services.wechat_gateway import wechat_client
 from wechat import errors as wx
 
@@ -78,7 +70,7 @@ def _find_or_create_wechat_user(openid: str, *, unionid: str | None, nickname: s
     if unionid:
         user.unionid = unionid
     if not user.is_active:
-        raise PermissionDenied("账号已停用", code="account_disabled")
+        raise AuthError.ACCOUNT_DISABLED()
     return user
 
 
@@ -87,17 +79,17 @@ def login_with_wechat(*, code: str) -> tuple[User, str, AuthToken]:
     try:
         session = wechat_client().code2session(code)
     except wx.InvalidCode:
-        raise NotAuthenticated("登录凭证无效，请重试", code="invalid_wechat_code") from None
+        raise AuthError.INVALID_WECHAT_CODE() from None
     except wx.RateLimited:
-        raise RateLimited(code="wechat_rate_limited") from None
+        raise AuthError.WECHAT_RATE_LIMITED() from None
     except wx.RiskyUser:
-        raise PermissionDenied("该微信账号暂时无法登录", code="wechat_risky_user") from None
+        raise AuthError.WECHAT_RISKY_USER() from None
     except wx.WeChatConfigError as exc:
         log.error("WeChat rejected our app credentials (errcode %s)", exc.errcode)
-        raise UpstreamUnavailable(code="wechat_unavailable") from None
+        raise AuthError.WECHAT_UNAVAILABLE() from None
     except wx.WeChatError as exc:
         log.warning("WeChat login failed (errcode %s)", exc.errcode)
-        raise UpstreamUnavailable(code="wechat_unavailable") from None
+        raise AuthError.WECHAT_UNAVAILABLE() from None
     user = _find_or_create_wechat_user(session.openid, unionid=session.unionid)
     user.session_key_cipher = pii.encrypt(session.session_key)
     raw, token = issue_token(user, "wechat")
@@ -107,7 +99,7 @@ def login_with_wechat(*, code: str) -> tuple[User, str, AuthToken]:
 
 def login_dev(*, openid: str, nickname: str | None = None) -> tuple[User, str, AuthToken]:
     if not current_app.config["DEV_LOGIN_ENABLED"]:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     user = _find_or_create_wechat_user(openid, unionid=None, nickname=nickname or "")
     if nickname:
         user.nickname = nickname
@@ -120,11 +112,12 @@ def login_staff(*, username: str, password: str) -> tuple[User, str, AuthToken]:
     user = db.session.scalar(select(User).where(User.username == username))
     hasher = _hasher()
     try:
-        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
+        # An account without a password is checked against the dummy too (and refused below).
+        hasher.verify((user.password_hash if user else None) or _dummy_hash(hasher), password)
     except (VerificationError, InvalidHashError):
         user = None
     if user is None or not user.password_hash or not user.is_active:
-        raise NotAuthenticated("用户名或密码错误", code="invalid_credentials")
+        raise AuthError.INVALID_CREDENTIALS()
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     raw, token = issue_token(user, "staff")
@@ -148,7 +141,29 @@ def logout(actor: User, *, token: AuthToken) -> None:
     db.session.commit()
 
 
+def revoke_tokens(user: User) -> int:
+    """End every session of the user at once (in the caller's transaction; it commits).
+
+    Done whenever what a token stood for changes: a new password, a role taken away, a member
+    removed from a household, an account switched off. Returns how many tokens were live.
+    """
+    live = db.session.scalars(
+        select(AuthToken).where(AuthToken.user_id == user.id, AuthToken.revoked_at.is_(None))
+    ).all()
+    now = utcnow()
+    for token in live:
+        token.revoked_at = now
+    return len(live)
+
+
 # --- console accounts and role grants (CLI and demo data) ---------------------------------
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError.WEAK_PASSWORD()
 
 
 def create_staff_user(
@@ -159,10 +174,9 @@ def create_staff_user(
     county_code: str | None = None,
     platform_admin: bool = False,
 ) -> User:
-    if len(password) < 10:
-        raise InvalidInput("密码至少10位", code="weak_password")
+    _check_password(password)
     if db.session.scalar(select(User).where(User.username == username)):
-        raise Conflict("用户名已存在", code="username_taken")
+        raise AuthError.USERNAME_TAKEN()
     user = User(
         username=username, nickname=nickname or username, password_hash=_hasher().hash(password)
     )
@@ -177,10 +191,29 @@ def create_staff_user(
 
 
 def set_password(*, username: str, password: str) -> User:
+    """A new password ends every session opened with the old one."""
+    _check_password(password)
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound("用户不存在")
+        raise AuthError.USER_NOT_FOUND()
     user.password_hash = _hasher().hash(password)
+    revoked = revoke_tokens(user)
+    audit.record(None, "user.set_password", "user", user.id, tokens_revoked=revoked)
+    db.session.commit()
+    return user
+
+
+def deactivate_user(actor: User | None, *, user_id: int) -> User:
+    """Switch an account off: its tokens stop working at once and it cannot log in again."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise AuthError.USER_NOT_FOUND()
+    was_active = user.is_active
+    user.is_active = False
+    revoked = revoke_tokens(user)
+    audit.record(
+        actor, "user.deactivate", "user", user.id, was_active=was_active, tokens_revoked=revoked
+    )
     db.session.commit()
     return user
 
@@ -197,7 +230,7 @@ def grant_role(
 ) -> RoleGrant:
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("用户不存在")
+        raise AuthError.USER_NOT_FOUND()
     grant = _add_grant(
         user,
         role,
@@ -220,6 +253,49 @@ def grant_role(
     return grant
 
 
+def revoke_role(
+    revoker: User | None,
+    *,
+    user_id: int,
+    role: Role,
+    region_code: str | None = None,
+    household_id: int | None = None,
+    unit_id: int | None = None,
+    station_id: int | None = None,
+) -> None:
+    """Take one scoped role away; the user's tokens are revoked with it, so no session opened
+    while they held the role outlives it."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise AuthError.USER_NOT_FOUND()
+    scope = (role, region_code, household_id, unit_id, station_id)
+    grant = next(
+        (
+            g
+            for g in user.grants
+            if (g.role, g.region_code, g.household_id, g.unit_id, g.station_id) == scope
+        ),
+        None,
+    )
+    if grant is None:
+        raise AuthError.GRANT_NOT_FOUND()
+    user.grants.remove(grant)  # delete-orphan: the row goes
+    revoked = revoke_tokens(user)
+    audit.record(
+        revoker,
+        "user.revoke_role",
+        "user",
+        user.id,
+        role=role.value,
+        region_code=region_code,
+        household_id=household_id,
+        unit_id=unit_id,
+        station_id=station_id,
+        tokens_revoked=revoked,
+    )
+    db.session.commit()
+
+
 _SCOPE_RULES = {
     # role: the level of region its scope names
     Role.COUNTY_STAFF: RegionLevel.COUNTY,
@@ -240,9 +316,9 @@ def _add_grant(
     if region_code is not None:
         region = db.session.get(Region, region_code)
         if region is None or region.level != _SCOPE_RULES.get(role):
-            raise InvalidInput("地区代码不适用于该角色", code="invalid_scope")
+            raise AuthError.INVALID_SCOPE(errors={"region_code": ["地区代码不适用于该角色"]})
     if household_id is not None and db.session.get(Household, household_id) is None:
-        raise InvalidInput("农户不存在", code="invalid_scope")
+        raise AuthError.INVALID_SCOPE(errors={"household_id": ["农户不存在"]})
     scoped = {
         Role.FARMER: household_id is not None,
         Role.HELPER: (household_id is not None) != (region_code is not None),
@@ -254,7 +330,7 @@ def _add_grant(
         Role.PLATFORM_ADMIN: True,
     }
     if not scoped[role]:
-        raise InvalidInput("角色缺少适用范围", code="invalid_scope")
+        raise AuthError.INVALID_SCOPE(errors={"scope": ["角色缺少适用范围"]})
     for g in user.grants:
         if (g.role, g.region_code, g.household_id, g.unit_id, g.station_id) == (
             role,

@@ -148,9 +148,9 @@ def _demo_photo(colour: tuple[int, int, int], seed: int) -> bytes:
 
 
 def _demo_products(farmer: User, staff: User) -> None:
-    shop = db.session.scalar(
+    shop = db.session.scalars(
         select(Shop).join(Household).where(Household.registry_no == "GZ-2016-0001")
-    )
+    ).one()
     if db.session.scalar(select(Product.id).where(Product.shop_id == shop.id)):
         return
     for seed, (title, category, unit, colour, specs) in enumerate(DEMO_PRODUCTS):

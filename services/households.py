@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import joinedload
 
-from models import Consent, Household, HouseholdInvite, User, db
+from models import Consent, Household, HouseholdInvite, RoleGrant, User, db
 from models.base import utcnow
 from models.enums import (
     ConsentMethod,
@@ -18,9 +20,9 @@ from models.enums import (
     Role,
     VerificationStatus,
 )
-from services import access, audit, pii
+from services import access, accounts, audit, pii
 from services.accounts import _add_grant
-from services.errors import Conflict, InvalidInput, InvalidState, NotFound, PermissionDenied
+from services.error_codes import CommonError, HouseholdError
 from services.regions import require_region
 
 INVITE_TTL = timedelta(days=7)
@@ -52,17 +54,13 @@ def create_household(
     elif access.helper_covers_village(actor, village.code):
         verified = False
     else:
-        raise PermissionDenied("只能登记本人负责地区的农户")
+        raise HouseholdError.OUT_OF_SCOPE()
     id_number = pii.normalise_id_number(id_number)
     index = pii.blind_index(id_number)
     if db.session.scalar(select(Household.id).where(Household.id_number_index == index)):
-        raise Conflict(
-            "该身份证号已登记", code="household_exists", errors={"id_number": ["已登记"]}
-        )
+        raise HouseholdError.HOUSEHOLD_EXISTS(errors={"id_number": ["该身份证号已登记"]})
     if db.session.scalar(select(Household.id).where(Household.registry_no == registry_no)):
-        raise Conflict(
-            "该档案编号已登记", code="household_exists", errors={"registry_no": ["已登记"]}
-        )
+        raise HouseholdError.HOUSEHOLD_EXISTS(errors={"registry_no": ["该档案编号已登记"]})
     household = Household(
         registry_no=registry_no,
         head_name=head_name,
@@ -97,7 +95,9 @@ def update_household(
     household = get_household(actor, household_id)
     is_staff = access.is_staff_of(actor, household.county_code)
     if "poverty_status" in fields and not is_staff:
-        raise PermissionDenied("只有县级工作人员可以修改帮扶状态")
+        raise HouseholdError.STAFF_ONLY_FIELD(
+            errors={"poverty_status": ["只有县级工作人员可以修改"]}
+        )
     if not is_staff:
         access.act_for(actor, household, ConsentPurpose.MANAGE_SHOP)
     # Validate everything before touching the row, so a refused update changes nothing.
@@ -128,7 +128,7 @@ def update_household(
 def verify_household(actor: User, household_id: int) -> Household:
     household = db.session.get(Household, household_id)
     if household is None:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     access.require_staff_for(actor, household)
     if household.verification_status == VerificationStatus.VERIFIED:
         return household  # verifying twice changes nothing
@@ -144,7 +144,7 @@ def reveal_id_number(actor: User, household_id: int, *, reason: str) -> str:
     """Staff-only, audited: the one place an ID number leaves the database in clear."""
     household = db.session.get(Household, household_id)
     if household is None:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     access.require_staff_for(actor, household)
     audit.record(actor, "household.reveal_id_number", "household", household.id, reason=reason)
     db.session.commit()
@@ -164,18 +164,14 @@ def record_consent(
     """A member grants consent in the app; county staff enter a signed paper form."""
     household = get_household(actor, household_id)
     if method == ConsentMethod.IN_APP and not access.is_member(actor, household):
-        raise PermissionDenied("只有本户成员可以在线授权")
+        raise HouseholdError.MEMBER_ONLY_CONSENT()
     if method == ConsentMethod.PAPER and not access.is_staff_of(actor, household.county_code):
-        raise PermissionDenied("纸质授权须由县级工作人员录入")
+        raise HouseholdError.STAFF_ONLY_PAPER()
     helper = db.session.get(User, helper_user_id)
     if helper is None or not access.helper_covers(helper, household):
-        raise InvalidInput(
-            "该用户不是本户的帮扶责任人",
-            code="not_a_helper",
-            errors={"helper_user_id": ["不是本户的帮扶责任人"]},
-        )
+        raise HouseholdError.NOT_A_HELPER(errors={"helper_user_id": ["不是本户的帮扶责任人"]})
     if expires_at is not None and expires_at <= utcnow():
-        raise InvalidInput("授权截止时间须晚于现在", errors={"expires_at": ["须晚于现在"]})
+        raise HouseholdError.INVALID_EXPIRY(errors={"expires_at": ["须晚于现在"]})
     consent = Consent(
         household=household,
         helper_user_id=helper.id,
@@ -205,9 +201,9 @@ def revoke_consent(actor: User, household_id: int, consent_id: int) -> Consent:
     household = get_household(actor, household_id)
     consent = db.session.get(Consent, consent_id)
     if consent is None or consent.household_id != household.id:
-        raise NotFound()
+        raise CommonError.NOT_FOUND()
     if not (access.is_member(actor, household) or access.is_staff_of(actor, household.county_code)):
-        raise PermissionDenied("只有本户成员或县级工作人员可以撤销授权")
+        raise HouseholdError.REVOKE_FORBIDDEN()
     if consent.revoked_at is None:
         consent.revoked_at = utcnow()
         consent.revoked_by_id = actor.id
@@ -221,40 +217,135 @@ def _hash_code(code: str) -> str:
 
 
 def create_member_invite(actor: User, household_id: int) -> tuple[str, HouseholdInvite]:
-    """A one-time code staff or the household's helper give a member to bind their WeChat."""
+    """A one-time code a member uses to bind their WeChat to the household.
+
+    Issuing one needs the right to act for the household: county staff of its county, one of
+    its members (inviting another family member), or a helper holding its consent to manage
+    the shop; a helper without consent is told so (consent_required).
+    """
     household = get_household(actor, household_id)
-    if not (
-        access.is_staff_of(actor, household.county_code) or access.helper_covers(actor, household)
-    ):
-        raise PermissionDenied()
+    issued_as = access.invite_capacity(actor, household)
+    if issued_as is None:
+        access.act_for(actor, household, ConsentPurpose.MANAGE_SHOP)  # raises the refusal
+        raise CommonError.FORBIDDEN()
     # Eight digits: easy to read aloud or type on a cheap phone; single use and short-lived.
     code = f"{secrets.randbelow(10**8):08d}"
     invite = HouseholdInvite(
         household_id=household.id,
         code_hash=_hash_code(code),
         created_by_id=actor.id,
+        issued_as=issued_as,
         expires_at=utcnow() + INVITE_TTL,
     )
     db.session.add(invite)
     db.session.flush()
-    audit.record(actor, "household.invite_member", "household", household.id)
+    audit.record(
+        actor,
+        "household.invite_member",
+        "household",
+        household.id,
+        on_behalf_of=household.id if issued_as == Role.HELPER else None,
+        invite_id=invite.id,
+        issued_as=issued_as.value,
+    )
     db.session.commit()
     return code, invite
 
 
 def join_household(actor: User, *, code: str) -> Household:
+    """Redeem a member code: the user becomes a member (farmer) of its household.
+
+    Only a real member of the family may redeem one: never its issuer, and never anyone who
+    serves the household officially (``access.holds_office_over``). A code is also worth no
+    more than its issuer's standing when it is used: one whose issuer may no longer issue codes
+    for the household (staff moved, consent withdrawn, member removed, account switched off)
+    is invalid. A refused attempt leaves the code unused.
+    """
     invite = db.session.scalar(
         select(HouseholdInvite).where(HouseholdInvite.code_hash == _hash_code(code))
     )
     if invite is None or invite.expires_at <= utcnow():
-        raise InvalidInput("邀请码无效或已过期", code="invalid_invite_code")
+        raise HouseholdError.INVALID_INVITE_CODE()
+    household = db.session.get_one(Household, invite.household_id)
     if invite.used_at is not None:
-        if invite.used_by_id == actor.id:
-            return db.session.get(Household, invite.household_id)  # a retried join is harmless
-        raise InvalidState("邀请码已被使用", code="invite_used")
-    invite.used_at = utcnow()
-    invite.used_by_id = actor.id
-    _add_grant(actor, Role.FARMER, household_id=invite.household_id)
-    audit.record(actor, "household.join", "household", invite.household_id)
+        if invite.used_by_id == actor.id and access.is_member(actor, household):
+            return household  # a retried join is harmless
+        raise HouseholdError.INVITE_USED()
+    if actor.id == invite.created_by_id or access.holds_office_over(actor, household):
+        raise HouseholdError.INVITE_NOT_FOR_YOU()
+    issuer = db.session.get_one(User, invite.created_by_id)
+    if access.invite_capacity(issuer, household) is None:
+        raise HouseholdError.INVALID_INVITE_CODE()
+    if access.is_member(actor, household):
+        return household  # already a member: the code stays for someone else
+    # Claimed with one conditional update, so two people racing for a code cannot both win.
+    claimed = cast(
+        CursorResult,
+        db.session.execute(
+            update(HouseholdInvite)
+            .where(HouseholdInvite.id == invite.id, HouseholdInvite.used_at.is_(None))
+            .values(used_at=utcnow(), used_by_id=actor.id)
+        ),
+    )
+    if claimed.rowcount != 1:
+        raise HouseholdError.INVITE_USED()
+    grant = _add_grant(actor, Role.FARMER, household_id=household.id, granted_by=issuer)
+    grant.invite_id = invite.id
+    audit.record(
+        actor,
+        "household.join",
+        "household",
+        household.id,
+        invite_id=invite.id,
+        issued_by_id=issuer.id,
+        issued_as=invite.issued_as.value if invite.issued_as else None,
+    )
     db.session.commit()
-    return db.session.get(Household, invite.household_id)
+    return household
+
+
+def _member_grants(household_id: int, user_id: int | None = None) -> list[RoleGrant]:
+    query = (
+        select(RoleGrant)
+        .where(RoleGrant.role == Role.FARMER, RoleGrant.household_id == household_id)
+        .options(joinedload(RoleGrant.user), joinedload(RoleGrant.invite))
+        .order_by(RoleGrant.created_at, RoleGrant.id)
+    )
+    if user_id is not None:
+        query = query.where(RoleGrant.user_id == user_id)
+    return list(db.session.scalars(query).unique())
+
+
+def list_members(actor: User, household_id: int) -> list[RoleGrant]:
+    """The household's members (their farmer grants, oldest first, with the code each joined
+    with), for its members, county staff of its county, platform admins and consenting
+    helpers."""
+    household = get_household(actor, household_id)
+    if not (access.is_staff_of(actor, household.county_code) or access.is_platform_admin(actor)):
+        access.act_for(actor, household, ConsentPurpose.MANAGE_SHOP)
+    return _member_grants(household.id)
+
+
+def remove_member(actor: User, household_id: int, user_id: int) -> None:
+    """County staff of its county, or a member of the household (themselves included), take a
+    member out: the farmer grant goes, and so does every token of that user."""
+    household = get_household(actor, household_id)
+    if not (access.is_staff_of(actor, household.county_code) or access.is_member(actor, household)):
+        raise CommonError.FORBIDDEN()
+    grants = _member_grants(household.id, user_id)
+    if not grants:
+        raise CommonError.NOT_FOUND()
+    member = grants[0].user
+    for grant in grants:
+        member.grants.remove(grant)
+    revoked = accounts.revoke_tokens(member)
+    audit.record(
+        actor,
+        "household.remove_member",
+        "household",
+        household.id,
+        user_id=member.id,
+        invite_id=grants[0].invite_id,
+        tokens_revoked=revoked,
+    )
+    db.session.commit()

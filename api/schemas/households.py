@@ -1,8 +1,8 @@
 from marshmallow import Schema, fields, validate
 
-from api.schemas.common import InputSchema, Pattern, id_field, text
-from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, VerificationStatus
-from services.pii import ID_NUMBER_PATTERN, PHONE_PATTERN
+from api.schemas.common import InputSchema, Pattern, id_field, page_of, text
+from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role, VerificationStatus
+from services.pii import ID_NUMBER_PATTERN, PHONE_PATTERN, mask_name
 from services.regions import VILLAGE_CODE_PATTERN
 
 REGISTRY_NO = Pattern(r"^[A-Za-z0-9-]{4,32}$", error="档案编号须为4-32位字母、数字或-")
@@ -106,3 +106,41 @@ class InviteOut(Schema):
 
 class JoinIn(InputSchema):
     code = fields.String(required=True, validate=Pattern(r"^[0-9]{8}$", error="须为8位数字"))
+
+
+class MemberInviteOut(Schema):
+    """The code a member joined with: who issued it, in which capacity, when."""
+
+    id = fields.Integer(required=True)
+    issued_by_id = fields.Integer(required=True, attribute="created_by_id")
+    issued_as = fields.Enum(
+        Role,
+        by_value=True,
+        allow_none=True,
+        metadata={"description": "county_staff, helper or farmer (a member); null: not known"},
+    )
+    issued_at = fields.DateTime(required=True, attribute="created_at")
+    used_at = fields.DateTime(allow_none=True)
+
+
+class MemberOut(Schema):
+    """One member of a household (dumped from the member's farmer grant)."""
+
+    user_id = fields.Integer(required=True)
+    nickname_masked = fields.Function(
+        lambda grant: mask_name(grant.user.nickname),
+        required=True,
+        metadata={"type": "string", "description": "WeChat nickname, first character only"},
+    )
+    joined_at = fields.DateTime(required=True, attribute="created_at")
+    granted_by_id = fields.Integer(
+        allow_none=True, metadata={"description": "the code's issuer, or the operator"}
+    )
+    invite = fields.Nested(
+        MemberInviteOut,
+        allow_none=True,
+        metadata={"description": "null: made a member by an operator, not with a code"},
+    )
+
+
+MemberListOut = page_of(MemberOut, "MemberList")

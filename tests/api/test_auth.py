@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -129,6 +130,51 @@ def test_disabled_user_token_is_401(app, client, world):
     with app.app_context():
         db.session.get(User, person.id).is_active = False
         db.session.commit()
+    assert_error(client.get("/api/v1/me", headers=person.headers), 401, "token_invalid")
+
+
+def _console_username(app, person) -> str:
+    with app.app_context():
+        return db.session.get(User, person.id).username
+
+
+def test_set_password_command_prints_a_generated_password(app, client, world):
+    staff = world.staff()
+    username = _console_username(app, staff)
+    result = app.test_cli_runner().invoke(args=["users", "set-password", "--username", username])
+    assert result.exit_code == 0, result.output
+    password = re.search(r"new password for #\d+ \S+: (\S+);", result.output).group(1)
+    login = client.post(
+        "/api/v1/auth/staff-login", json={"username": username, "password": password}
+    )
+    assert login.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args,error",
+    [
+        (["set-password", "--username", "{username}", "--password", "short"], "weak_password"),
+        (["set-password", "--username", "ghost", "--password", "long-enough-1"], "user_not_found"),
+        (["deactivate", "--user-id", "999999"], "user_not_found"),
+        (["revoke", "--user-id", "999999", "--role", "buyer"], "user_not_found"),
+        (["revoke", "--user-id", "{user_id}", "--role", "platform_admin"], "grant_not_found"),
+    ],
+)
+def test_refused_account_commands_keep_the_sessions(app, client, world, args, error):
+    staff = world.staff()
+    filled = [a.format(username=_console_username(app, staff), user_id=staff.id) for a in args]
+    result = app.test_cli_runner().invoke(args=["users", *filled])
+    assert result.exit_code != 0
+    assert error in result.output
+    assert client.get("/api/v1/me", headers=staff.headers).status_code == 200
+
+
+def test_deactivating_twice_is_harmless(app, client, world):
+    person = world.user()
+    runner = app.test_cli_runner()
+    for _ in range(2):
+        result = runner.invoke(args=["users", "deactivate", "--user-id", str(person.id)])
+        assert result.exit_code == 0, result.output
     assert_error(client.get("/api/v1/me", headers=person.headers), 401, "token_invalid")
 
 

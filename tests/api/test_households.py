@@ -99,10 +99,16 @@ def test_helper_of_the_village_registers_a_pending_household(app, client, world)
 
 
 @pytest.mark.parametrize(
-    "who",
-    ["helper_other_village", "staff_other_county", "farmer", "buyer", "platform_admin"],
+    "who,error",
+    [
+        ("helper_other_village", "household_out_of_scope"),
+        ("staff_other_county", "household_out_of_scope"),
+        ("farmer", "forbidden"),
+        ("buyer", "forbidden"),
+        ("platform_admin", "forbidden"),
+    ],
 )
-def test_register_refused_outside_scope_or_role(app, client, world, who):
+def test_register_refused_outside_scope_or_role(app, client, world, who, error):
     actor = {
         "helper_other_village": lambda: world.helper(VILLAGE_B),
         "staff_other_county": lambda: world.staff(SANGZHI),
@@ -112,7 +118,7 @@ def test_register_refused_outside_scope_or_role(app, client, world, who):
     }[who]()
     before = count_rows(app, Household)
     response = client.post(URL, json=new_household(), headers=actor.headers)
-    assert_error(response, 403, "forbidden")
+    assert_error(response, 403, error)
     assert count_rows(app, Household) == before
 
 
@@ -289,7 +295,7 @@ def test_staff_may_not_register_in_a_village_of_another_county(app, client, worl
     response = client.post(
         URL, json=new_household(village_code="430822100001"), headers=world.staff(GUZHEN).headers
     )
-    assert_error(response, 403, "forbidden")
+    assert_error(response, 403, "household_out_of_scope")
     assert count_rows(app, Household) == 0
 
 
@@ -463,7 +469,7 @@ def test_poverty_status_is_for_staff_only(app, client, world, village_household,
     response = client.patch(
         f"{URL}/{household_id}", json={"poverty_status": "lifted"}, headers=actor.headers
     )
-    assert_error(response, 403, "forbidden")
+    assert_error(response, 403, "staff_only_field")
     assert load(app, household_id)["poverty_status"] == "registered"
     assert audit_rows(app, "household.update") == []
 
@@ -604,7 +610,7 @@ def test_member_may_not_record_a_paper_consent(app, client, world, village_house
         json={"helper_user_id": helper.id, "purposes": ["manage_shop"], "method": "paper"},
         headers=member.headers,
     )
-    assert_error(response, 403, "forbidden")
+    assert_error(response, 403, "staff_only_paper_consent")
     assert count_rows(app, Consent) == 0
 
 
@@ -641,12 +647,14 @@ def test_staff_may_not_record_an_in_app_consent(app, client, world, village_hous
         json={"helper_user_id": helper.id, "purposes": ["manage_shop"], "method": "in_app"},
         headers=world.staff(GUZHEN).headers,
     )
-    assert_error(response, 403, "forbidden")
+    assert_error(response, 403, "member_only_consent")
     assert count_rows(app, Consent) == 0
 
 
-@pytest.mark.parametrize("method", ["in_app", "paper"])
-def test_helper_cannot_grant_himself_consent(app, client, world, village_household, method):
+@pytest.mark.parametrize(
+    "method,error", [("in_app", "member_only_consent"), ("paper", "staff_only_paper_consent")]
+)
+def test_helper_cannot_grant_himself_consent(app, client, world, village_household, method, error):
     household_id, _ = village_household
     helper = world.helper(VILLAGE_A)
     response = client.post(
@@ -654,7 +662,7 @@ def test_helper_cannot_grant_himself_consent(app, client, world, village_househo
         json={"helper_user_id": helper.id, "purposes": ["manage_shop"], "method": method},
         headers=helper.headers,
     )
-    assert_error(response, 403, "forbidden")
+    assert_error(response, 403, error)
     assert count_rows(app, Consent) == 0
     response = client.patch(
         f"{URL}/{household_id}", json={"head_name": "改名"}, headers=helper.headers
@@ -714,7 +722,7 @@ def test_consent_expiring_in_the_past_is_422(app, client, world, village_househo
         },
         headers=member.headers,
     )
-    body = assert_error(response, 422, "validation_error")
+    body = assert_error(response, 422, "invalid_consent_expiry")
     assert "expires_at" in body["errors"]
     assert count_rows(app, Consent) == 0
 
@@ -804,7 +812,7 @@ def test_helper_may_not_revoke(app, client, world, village_household):
     helper = world.helper(VILLAGE_A)
     consent_id = world.consent(household_id, helper)
     response = client.post(revoke_url(household_id, consent_id), headers=helper.headers)
-    assert_error(response, 403, "forbidden")
+    assert_error(response, 403, "consent_revoke_forbidden")
     with app.app_context():
         assert db.session.get(Consent, consent_id).revoked_at is None
 
@@ -881,15 +889,34 @@ def join(client, code, actor):
     return client.post(f"{URL}/join", json={"code": code}, headers=actor.headers)
 
 
-@pytest.mark.parametrize("by", ["staff", "helper_of_village", "helper_of_household"])
-def test_staff_or_helper_creates_an_invite(app, client, world, village_household, by):
-    household_id, _ = village_household
+def consenting_helper(world, household_id: int, *, of_household: bool = False):
+    """A helper of the household's village (or of the household itself) holding its consent."""
+    if of_household:
+        helper = world.grant(world.user("帮扶干部"), Role.HELPER, household_id=household_id)
+    else:
+        helper = world.helper(VILLAGE_A)
+    world.consent(household_id, helper)
+    return helper
+
+
+@pytest.mark.parametrize(
+    "by,issued_as",
+    [
+        ("staff", "county_staff"),
+        ("helper_of_village", "helper"),
+        ("helper_of_household", "helper"),
+        ("member", "farmer"),
+    ],
+)
+def test_staff_consenting_helper_or_member_creates_an_invite(
+    app, client, world, village_household, by, issued_as
+):
+    household_id, member = village_household
     actor = {
         "staff": lambda: world.staff(GUZHEN),
-        "helper_of_village": lambda: world.helper(VILLAGE_A),
-        "helper_of_household": lambda: world.grant(
-            world.user(), Role.HELPER, household_id=household_id
-        ),
+        "helper_of_village": lambda: consenting_helper(world, household_id),
+        "helper_of_household": lambda: consenting_helper(world, household_id, of_household=True),
+        "member": lambda: member,
     }[by]()
     response = client.post(f"{URL}/{household_id}/member-invites", headers=actor.headers)
     assert response.status_code == 201, response.json
@@ -901,15 +928,21 @@ def test_staff_or_helper_creates_an_invite(app, client, world, village_household
         [stored] = db.session.scalars(select(HouseholdInvite)).all()
         assert stored.household_id == household_id
         assert stored.created_by_id == actor.id
+        assert stored.issued_as.value == issued_as
         assert code not in stored.code_hash  # only a hash is kept
+        invite_id = stored.id
     [row] = audit_rows(app, "household.invite_member")
     assert row["actor_id"] == actor.id
+    assert row["detail"] == {"invite_id": invite_id, "issued_as": issued_as}
+    # A helper issues codes for the household, on its behalf; staff and members for themselves.
+    assert row["on_behalf_of"] == (household_id if issued_as == "helper" else None)
 
 
 @pytest.mark.parametrize(
     "who,status,error",
     [
-        ("member", 403, "forbidden"),
+        ("helper_without_consent", 403, "consent_required"),
+        ("helper_with_another_consent", 403, "consent_required"),
         ("platform_admin", 403, "forbidden"),
         ("helper_other_village", 404, "not_found"),
         ("staff_other_county", 404, "not_found"),
@@ -917,9 +950,16 @@ def test_staff_or_helper_creates_an_invite(app, client, world, village_household
     ],
 )
 def test_others_cannot_create_invites(app, client, world, village_household, who, status, error):
-    household_id, member = village_household
+    household_id, _ = village_household
+
+    def helper_with_another_consent():
+        helper = world.helper(VILLAGE_A)
+        world.consent(household_id, helper, ConsentPurpose.HANDLE_ORDERS)
+        return helper
+
     actor = {
-        "member": lambda: member,
+        "helper_without_consent": lambda: world.helper(VILLAGE_A),
+        "helper_with_another_consent": helper_with_another_consent,
         "platform_admin": world.admin,
         "helper_other_village": lambda: world.helper(VILLAGE_B),
         "staff_other_county": lambda: world.staff(SANGZHI),
@@ -932,7 +972,8 @@ def test_others_cannot_create_invites(app, client, world, village_household, who
 
 def test_join_with_a_code_makes_a_member(app, client, world, village_household):
     household_id, _ = village_household
-    code = invite(client, household_id, world.staff(GUZHEN))
+    staff = world.staff(GUZHEN)
+    code = invite(client, household_id, staff)
     newcomer = world.user("儿子")
     assert_error(client.get(f"{URL}/{household_id}", headers=newcomer.headers), 404, "not_found")
 
@@ -950,13 +991,23 @@ def test_join_with_a_code_makes_a_member(app, client, world, village_household):
         assert stored.used_by_id == newcomer.id and stored.used_at is not None
     [row] = audit_rows(app, "household.join")
     assert row["actor_id"] == newcomer.id and row["object_id"] == str(household_id)
+    assert row["detail"] == {
+        "invite_id": stored_id(app),
+        "issued_by_id": staff.id,
+        "issued_as": "county_staff",
+    }
+
+
+def stored_id(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(HouseholdInvite.id))
 
 
 def test_joining_again_with_the_same_code_is_a_harmless_replay(
     app, client, world, village_household
 ):
     household_id, _ = village_household
-    code = invite(client, household_id, world.helper(VILLAGE_A))
+    code = invite(client, household_id, consenting_helper(world, household_id))
     newcomer = world.user()
     assert join(client, code, newcomer).status_code == 200
     again = join(client, code, newcomer)
@@ -1036,3 +1087,166 @@ def test_join_is_rate_limited(app, client, world, monkeypatch):
         assert codes == [422, 422, 422, 429]
     finally:
         limiter.reset()
+
+
+# --- members ------------------------------------------------------------------------------
+
+
+def members_url(household_id: int) -> str:
+    return f"{URL}/{household_id}/members"
+
+
+def remove_url(household_id: int, user_id: int) -> str:
+    return f"{URL}/{household_id}/members/{user_id}/remove"
+
+
+def test_members_list_shows_when_and_with_whose_code_each_joined(
+    app, client, world, village_household
+):
+    household_id, first = village_household  # made a member by an operator, not with a code
+    staff = world.staff(GUZHEN)
+    helper = consenting_helper(world, household_id)
+    son, daughter = world.user("李小军"), world.user("Lily")
+    assert join(client, invite(client, household_id, staff), son).status_code == 200
+    assert join(client, invite(client, household_id, helper), daughter).status_code == 200
+
+    response = client.get(members_url(household_id), headers=staff.headers)
+
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert body["next_cursor"] is None
+    assert [m["user_id"] for m in body["items"]] == [first.id, son.id, daughter.id]
+    by_user = {m["user_id"]: m for m in body["items"]}
+    assert by_user[first.id]["invite"] is None
+    assert by_user[first.id]["granted_by_id"] is None
+    assert by_user[first.id]["nickname_masked"] == "农*"
+    joined = by_user[son.id]
+    assert set(joined) == {"user_id", "nickname_masked", "joined_at", "granted_by_id", "invite"}
+    assert joined["nickname_masked"] == "李**"
+    assert joined["granted_by_id"] == staff.id
+    assert datetime.fromisoformat(joined["joined_at"]) <= datetime.now(UTC)
+    assert set(joined["invite"]) == {"id", "issued_by_id", "issued_as", "issued_at", "used_at"}
+    assert joined["invite"]["issued_by_id"] == staff.id
+    assert joined["invite"]["issued_as"] == "county_staff"
+    assert by_user[daughter.id]["nickname_masked"] == "L***"
+    assert by_user[daughter.id]["invite"]["issued_by_id"] == helper.id
+    assert by_user[daughter.id]["invite"]["issued_as"] == "helper"
+    text = response.get_data(as_text=True)
+    assert "李小军" not in text and "Lily" not in text
+
+
+@pytest.mark.parametrize(
+    "who,status,error",
+    [
+        ("member", 200, None),
+        ("staff", 200, None),
+        ("platform_admin", 200, None),
+        ("consenting_helper", 200, None),
+        ("helper_without_consent", 403, "consent_required"),
+        ("staff_other_county", 404, "not_found"),
+        ("helper_other_village", 404, "not_found"),
+        ("other_member", 404, "not_found"),
+        ("buyer", 404, "not_found"),
+    ],
+)
+def test_who_may_list_members(client, world, village_household, who, status, error):
+    household_id, member = village_household
+    viewer = {
+        "member": lambda: member,
+        "staff": lambda: world.staff(GUZHEN),
+        "platform_admin": world.admin,
+        "consenting_helper": lambda: consenting_helper(world, household_id),
+        "helper_without_consent": lambda: world.helper(VILLAGE_A),
+        "staff_other_county": lambda: world.staff(SANGZHI),
+        "helper_other_village": lambda: world.helper(VILLAGE_B),
+        "other_member": lambda: world.farmer(world.household(village=VILLAGE_A)),
+        "buyer": lambda: world.user(),
+    }[who]()
+    response = client.get(members_url(household_id), headers=viewer.headers)
+    if error is None:
+        assert response.status_code == 200, response.json
+        assert [m["user_id"] for m in response.json["items"]] == [member.id]
+    else:
+        assert_error(response, status, error)
+
+
+def test_staff_remove_a_member(app, client, world, village_household):
+    household_id, member = village_household
+    staff = world.staff(GUZHEN)
+    newcomer = world.user("儿子")
+    assert join(client, invite(client, household_id, staff), newcomer).status_code == 200
+
+    response = client.post(remove_url(household_id, newcomer.id), headers=staff.headers)
+
+    assert response.status_code == 204, response.json
+    assert_error(client.get("/api/v1/me", headers=newcomer.headers), 401, "token_invalid")
+    listed = client.get(members_url(household_id), headers=staff.headers).json["items"]
+    assert [m["user_id"] for m in listed] == [member.id]
+    with app.app_context():
+        assert not db.session.scalars(
+            select(RoleGrant).where(RoleGrant.user_id == newcomer.id, RoleGrant.role == Role.FARMER)
+        ).all()
+    [row] = audit_rows(app, "household.remove_member")
+    assert row["actor_id"] == staff.id and row["object_id"] == str(household_id)
+    assert row["detail"] == {
+        "user_id": newcomer.id,
+        "invite_id": stored_id(app),
+        "tokens_revoked": 1,
+    }
+    # The member who stays keeps their session.
+    assert client.get(f"{URL}/{household_id}", headers=member.headers).status_code == 200
+    # Removing again: no such member any more.
+    response = client.post(remove_url(household_id, newcomer.id), headers=staff.headers)
+    assert_error(response, 404, "not_found")
+
+
+@pytest.mark.parametrize("whom", ["another_member", "themselves"])
+def test_a_member_removes_a_member(app, client, world, village_household, whom):
+    household_id, member = village_household
+    other = world.farmer(household_id)
+    target = other if whom == "another_member" else member
+    response = client.post(remove_url(household_id, target.id), headers=member.headers)
+    assert response.status_code == 204, response.json
+    assert_error(client.get("/api/v1/me", headers=target.headers), 401, "token_invalid")
+    [row] = audit_rows(app, "household.remove_member")
+    assert row["actor_id"] == member.id and row["detail"]["user_id"] == target.id
+
+
+@pytest.mark.parametrize(
+    "who,status,error",
+    [
+        ("consenting_helper", 403, "forbidden"),
+        ("helper_without_consent", 403, "forbidden"),
+        ("platform_admin", 403, "forbidden"),
+        ("staff_other_county", 404, "not_found"),
+        ("other_member", 404, "not_found"),
+        ("buyer", 404, "not_found"),
+    ],
+)
+def test_others_may_not_remove_members(app, client, world, village_household, who, status, error):
+    household_id, member = village_household
+    actor = {
+        "consenting_helper": lambda: consenting_helper(world, household_id),
+        "helper_without_consent": lambda: world.helper(VILLAGE_A),
+        "platform_admin": world.admin,
+        "staff_other_county": lambda: world.staff(SANGZHI),
+        "other_member": lambda: world.farmer(world.household(village=VILLAGE_A)),
+        "buyer": lambda: world.user(),
+    }[who]()
+    response = client.post(remove_url(household_id, member.id), headers=actor.headers)
+    assert_error(response, status, error)
+    assert client.get(f"{URL}/{household_id}", headers=member.headers).status_code == 200
+    assert audit_rows(app, "household.remove_member") == []
+
+
+@pytest.mark.parametrize("target", ["not_a_member", "member_elsewhere", "unknown"])
+def test_removing_someone_who_is_not_a_member_is_404(client, world, village_household, target):
+    household_id, member = village_household
+    user_id = {
+        "not_a_member": lambda: world.user().id,
+        "member_elsewhere": lambda: world.farmer(world.household(village=VILLAGE_A)).id,
+        "unknown": lambda: 999999,
+    }[target]()
+    response = client.post(remove_url(household_id, user_id), headers=world.staff(GUZHEN).headers)
+    assert_error(response, 404, "not_found")
+    assert client.get(f"{URL}/{household_id}", headers=member.headers).status_code == 200

@@ -92,6 +92,7 @@ def scene(world):
         "K": sku,
         "T": code,
         "S2": public_shop,
+        "F": farmer.id,
     }
     return people, ids
 
@@ -150,10 +151,26 @@ MATRIX = {
         404,
     ),
     "member_invite": (
+        # The right to act for the household: a helper needs its consent; a member may invite.
         "POST",
         "/api/v1/households/{H}/member-invites",
         None,
-        {"staff": 201, "helper": 201, "consented_helper": 201, "farmer": 403, "admin": 403},
+        {"staff": 201, "consented_helper": 201, "farmer": 201, "helper": 403, "admin": 403},
+        404,
+    ),
+    "list_members": (
+        "GET",
+        "/api/v1/households/{H}/members",
+        None,
+        {"farmer": 200, "consented_helper": 200, "staff": 200, "admin": 200, "helper": 403},
+        404,
+    ),
+    "remove_member": (
+        # The farmer removes themselves (leaves); consent does not let a helper remove anyone.
+        "POST",
+        "/api/v1/households/{H}/members/{F}/remove",
+        None,
+        {"farmer": 204, "staff": 204, "helper": 403, "consented_helper": 403, "admin": 403},
         404,
     ),
     "join_household": ("POST", "/api/v1/households/join", lambda: {"code": "00000000"}, {}, 422),
@@ -339,7 +356,8 @@ def test_every_api_route_is_in_the_matrix(app):
             .replace("{T}", "<trace_code>")
             .replace("{H}", "<int:household_id>")
             .replace("{S}", "<int:shop_id>")
-            .replace("{C}", "<int:consent_id>"),
+            .replace("{C}", "<int:consent_id>")
+            .replace("{F}", "<int:user_id>"),
         )
         for method, path, *_ in MATRIX.values()
     }

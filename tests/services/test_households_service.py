@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
-from models import AuditEvent, Consent, Household, User, db
-from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus
-from services import access, households, pii
+from models import AuditEvent, Consent, Household, HouseholdInvite, User, db
+from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role
+from services import access, accounts, households, pii
 from services.errors import Conflict, InvalidInput, InvalidState, PermissionDenied
 from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, VILLAGE_B, valid_id_number
 
@@ -105,7 +105,7 @@ def test_no_audit_row_holds_the_id_number(ctx, world):
         ("bad_phone", InvalidInput, "invalid_phone"),
         ("bad_id", InvalidInput, "invalid_id_number"),
         ("township", InvalidInput, "invalid_region_code"),
-        ("other_county_staff", PermissionDenied, "forbidden"),
+        ("other_county_staff", PermissionDenied, "household_out_of_scope"),
     ],
 )
 def test_failing_create_leaves_no_row_behind(ctx, world, case, error, code):
@@ -216,3 +216,54 @@ def test_invite_codes_are_single_use_and_stored_hashed(ctx, world):
     with pytest.raises(InvalidState) as raised:
         households.join_household(user(world.user()), code=code)
     assert raised.value.code == "invite_used"
+
+
+def test_a_code_is_claimed_once_even_when_two_redeem_it_at_the_same_time(ctx, world):
+    household_id = world.household()
+    code, invite = households.create_member_invite(user(world.staff(GUZHEN)), household_id)
+    winner, loser = world.user(), world.user()
+    assert invite.used_at is None  # what the losing request read before the winner committed
+    # The winner's claim, written behind the loser's back (its loaded invite stays stale).
+    db.session.execute(
+        update(HouseholdInvite)
+        .where(HouseholdInvite.id == invite.id)
+        .values(used_at=datetime.now(UTC), used_by_id=winner.id)
+        .execution_options(synchronize_session=False)
+    )
+    assert invite.used_at is None
+
+    with pytest.raises(InvalidState) as raised:
+        households.join_household(user(loser), code=code)
+
+    assert raised.value.code == "invite_used"
+    assert household_id not in user(loser).member_household_ids
+
+
+def test_who_holds_office_over_a_household_and_who_may_issue_codes(ctx, world):
+    household_id = world.household(village=VILLAGE_A)
+    household = db.session.get(Household, household_id)
+    member = world.farmer(household_id)
+    consenting, plain = world.helper(VILLAGE_A), world.helper(VILLAGE_A)
+    world.consent(household_id, consenting)
+    people = {
+        "staff": (world.staff(GUZHEN), True, Role.COUNTY_STAFF),
+        "staff_other_county": (world.staff(SANGZHI), False, None),
+        "member": (member, False, Role.FARMER),
+        "consenting_helper": (consenting, True, Role.HELPER),
+        "helper_without_consent": (plain, True, None),
+        "helper_other_village": (world.helper(VILLAGE_B), False, None),
+        "unit_member": (world.grant(world.user(), Role.UNIT_MEMBER, unit_id=7), True, None),
+        "platform_admin": (world.admin(), True, None),
+        "buyer": (world.user(), False, None),
+    }
+    for name, (person, office, capacity) in people.items():
+        db.session.expire_all()
+        assert access.holds_office_over(user(person), household) is office, name
+        assert access.invite_capacity(user(person), household) == capacity, name
+
+
+def test_an_inactive_user_may_issue_no_code(ctx, world):
+    household_id = world.household()
+    staff = world.staff(GUZHEN)
+    accounts.deactivate_user(None, user_id=staff.id)
+    assert access.invite_capacity(user(staff), db.session.get(Household, household_id)) is None
