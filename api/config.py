@@ -294,7 +294,7 @@ DERIVED: tuple[Derived, ...] = (
 # Not read from the environment: the same everywhere (tests override them through create_app).
 FIXED: dict[str, Any] = {
     # Uploads are at most MAX_BYTES plus the multipart envelope; JSON bodies are far smaller
-    # (see errors.check_request_body).
+    # (see errors.check_request_size).
     "MAX_CONTENT_LENGTH": MAX_BYTES + 64 * 1024,
     "MAX_JSON_BODY": 256 * 1024,
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -94,27 +94,3 @@ class ModerationEvent(Model):
     # The draft as it was reviewed, so the history shows exactly what was decided on.
     snapshot: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# The product lifecycle: (action, current status) → next status. A pair missing here is an
-# illegal move (409). Submitting an edit of a listed product keeps it listed: the live content
-# stays up while the draft waits for review.
-PRODUCT_TRANSITIONS: dict[tuple[str, ProductStatus], ProductStatus] = {
-    ("submit", ProductStatus.DRAFT): ProductStatus.PENDING_REVIEW,
-    ("submit", ProductStatus.REJECTED): ProductStatus.PENDING_REVIEW,
-    ("submit", ProductStatus.DELISTED): ProductStatus.PENDING_REVIEW,
-    ("submit", ProductStatus.LISTED): ProductStatus.LISTED,
-    ("approve", ProductStatus.PENDING_REVIEW): ProductStatus.LISTED,
-    ("approve", ProductStatus.LISTED): ProductStatus.LISTED,
-    ("reject", ProductStatus.PENDING_REVIEW): ProductStatus.REJECTED,
-    ("reject", ProductStatus.LISTED): ProductStatus.LISTED,
-    ("delist", ProductStatus.LISTED): ProductStatus.DELISTED,
-}
-
-# Which review states each action needs (the draft must be submitted to be decided on).
-REVIEW_STATES_FOR: dict[str, frozenset[ReviewState]] = {
-    "submit": frozenset({ReviewState.EDITING, ReviewState.REJECTED}),
-    "approve": frozenset({ReviewState.PENDING}),
-    "reject": frozenset({ReviewState.PENDING}),
-    "delist": frozenset(ReviewState),
-}

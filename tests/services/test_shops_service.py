@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from models import AuditEvent, Consent, Shop, User, db
 from models.enums import ConsentPurpose, ShopStatus
-from services.lifecycles import SHOP
 from services import shops
 from services.errors import Conflict, InvalidInput, InvalidState
+from services.lifecycles import SHOP
 from tests.factories import GUZHEN, VILLAGE_A, sangzhi_village
 
 PATH_TO = {
