@@ -59,25 +59,27 @@ def create_admin(username, password):
     click.echo(f"created platform admin #{user.id} {username}; password: {password}")
 
 
+def role_and_scope(command):
+    """The options naming a scoped role, shared by ``grant`` and ``revoke``."""
+    options = [
+        click.option("--user-id", type=int, required=True),
+        click.option("--role", type=click.Choice([r.value for r in Role]), required=True),
+        click.option("--region", "region_code", help="county code (staff) or village code"),
+        click.option("--household", "household_id", type=int),
+        click.option("--unit", "unit_id", type=int),
+        click.option("--station", "station_id", type=int),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @users.command("grant")
-@click.option("--user-id", type=int, required=True)
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--region", "region_code", help="county code (staff) or village code (helper)")
-@click.option("--household", "household_id", type=int)
-@click.option("--unit", "unit_id", type=int)
-@click.option("--station", "station_id", type=int)
-def grant(user_id, role, region_code, household_id, unit_id, station_id):
+@role_and_scope
+def grant(user_id, role, **scope):
     """Grant a scoped role to an existing user."""
     try:
-        accounts.grant_role(
-            None,
-            user_id=user_id,
-            role=Role(role),
-            region_code=region_code,
-            household_id=household_id,
-            unit_id=unit_id,
-            station_id=station_id,
-        )
+        accounts.grant_role(None, user_id=user_id, role=Role(role), **scope)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"granted {role} to user #{user_id}")
@@ -97,24 +99,11 @@ def set_password(username, password):
 
 
 @users.command("revoke")
-@click.option("--user-id", type=int, required=True)
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--region", "region_code", help="county code (staff) or village code (helper)")
-@click.option("--household", "household_id", type=int)
-@click.option("--unit", "unit_id", type=int)
-@click.option("--station", "station_id", type=int)
-def revoke(user_id, role, region_code, household_id, unit_id, station_id):
+@role_and_scope
+def revoke(user_id, role, **scope):
     """Take a scoped role away (the same scope it was granted with); ends the user's sessions."""
     try:
-        accounts.revoke_role(
-            None,
-            user_id=user_id,
-            role=Role(role),
-            region_code=region_code,
-            household_id=household_id,
-            unit_id=unit_id,
-            station_id=station_id,
-        )
+        accounts.revoke_role(None, user_id=user_id, role=Role(role), **scope)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"revoked {role} from user #{user_id}; its tokens are revoked")
