@@ -1,4 +1,5 @@
-"""Thin in-house clients for the WeChat APIs, with every host configurable (DESIGN.md §4)."""
+"""Thin in-house clients for the WeChat APIs (mini-program and WeChat Pay v3), with every host
+configurable (DESIGN.md §4)."""
 
 from wechat.client import (
     AccessTokenCache,
@@ -9,9 +10,21 @@ from wechat.client import (
     RedisTokenCache,
 )
 from wechat.errors import (
+    NOTIFICATION_REJECT_REASONS,
     AccessTokenInvalid,
     InvalidCode,
     InvalidOpenId,
+    NotificationRejected,
+    PayAuthError,
+    PayBusy,
+    PayError,
+    PayNotEnough,
+    PayNotFound,
+    PayOrderClosed,
+    PayOrderPaid,
+    PayRequestInvalid,
+    PayResponseForged,
+    PayUnavailable,
     RateLimited,
     RiskyContent,
     RiskyUser,
@@ -22,8 +35,11 @@ from wechat.errors import (
     WeChatUnavailable,
     raise_for_errcode,
 )
+from wechat.pay import WeChatPayClient
+from wechat.pay_models import Notification, Refund, Transaction
 
 __all__ = [
+    "NOTIFICATION_REJECT_REASONS",
     "AccessTokenCache",
     "AccessTokenInvalid",
     "Code2Session",
@@ -32,14 +48,29 @@ __all__ = [
     "InvalidOpenId",
     "MemoryTokenCache",
     "MiniProgramClient",
+    "Notification",
+    "NotificationRejected",
+    "PayAuthError",
+    "PayBusy",
+    "PayError",
+    "PayNotEnough",
+    "PayNotFound",
+    "PayOrderClosed",
+    "PayOrderPaid",
+    "PayRequestInvalid",
+    "PayResponseForged",
+    "PayUnavailable",
     "RateLimited",
     "RedisTokenCache",
+    "Refund",
     "RiskyContent",
     "RiskyUser",
+    "Transaction",
     "UserNotRecent",
     "WeChatBusy",
     "WeChatConfigError",
     "WeChatError",
+    "WeChatPayClient",
     "WeChatUnavailable",
     "raise_for_errcode",
 ]
