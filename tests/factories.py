@@ -4,12 +4,16 @@ production cannot. They return plain values (ids, tokens), never live model obje
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
+from api.errors import status_of
 from models import Household, User, db
 from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role
 from services import accounts, households, shops
 from services.demo import demo_id_number
+from services.errors import all_codes
 
 GUZHEN = "340323"
 SANGZHI = "430822"
@@ -251,3 +255,37 @@ def audit_rows(app, action: str) -> list[dict]:
             }
             for r in rows
         ]
+
+
+ERROR_KEYS = {"code", "status", "error", "message"}
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+
+
+def assert_error(response, status: int, error: str | None = None) -> dict:
+    """A Flask test response is the API's one error shape with this status; returns the body.
+
+    Whatever the code, it is a catalog entry (``services/error_codes.py``) that the catalog gives
+    this status, and the message is the entry's own. Given ``error``, the code is that one.
+    """
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json", response.mimetype
+    return assert_error_body(response.get_json(), status, error)
+
+
+def assert_error_body(body, status: int, error: str | None = None) -> dict:
+    """The checks of ``assert_error`` on a decoded body (a response of a real server)."""
+    assert isinstance(body, dict), body
+    assert ERROR_KEYS <= set(body) <= ERROR_KEYS | {"errors"}, body
+    assert type(body["code"]) is int and body["code"] == status, body
+    assert body["status"] == HTTPStatus(status).phrase, body
+    assert isinstance(body["error"], str) and isinstance(body["message"], str), body
+    assert _CHINESE.search(body["message"]), body["message"]  # Chinese, for the toast
+    if "errors" in body:
+        assert isinstance(body["errors"], dict) and body["errors"], body
+    if error is not None:
+        assert body["error"] == error, body
+    entry = all_codes().get(body["error"])
+    assert entry is not None, f"{body['error']!r} is not in the error catalog"
+    assert status_of(entry) == status, f"the catalog gives {entry.code} {status_of(entry)}"
+    assert body["message"] == entry.message, body
+    return body

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from models import AuditEvent, Household, Shop, db
 from services.lifecycles import SHOP
-from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, audit_rows, count_rows, valid_id_number
+from tests.factories import (
+    GUZHEN,
+    SANGZHI,
+    VILLAGE_A,
+    assert_error,
+    audit_rows,
+    count_rows,
+    valid_id_number,
+)
 
 ADMIN = "/api/v1/admin"
-CHINESE = re.compile(r"[\u4e00-\u9fff]")
 STATES = ["pending", "approved", "rejected", "suspended"]
 # How to reach each state from a freshly opened (pending) shop.
 PATH_TO = {
@@ -20,15 +25,6 @@ PATH_TO = {
     "rejected": ["reject"],
     "suspended": ["approve", "suspend"],
 }
-
-
-def assert_error(response, status: int, error: str) -> dict:
-    assert response.status_code == status, response.json
-    body = response.json
-    assert body["code"] == status
-    assert body["error"] == error
-    assert CHINESE.search(body["message"]), body["message"]
-    return body
 
 
 def shop_state(app, shop_id: int) -> dict:

@@ -9,8 +9,7 @@ import pytest
 import segno
 
 from models import Product, Shop, db
-from tests.api.test_errors import assert_error
-from tests.factories import SANGZHI_VILLAGE, VILLAGE_B, statements_during
+from tests.factories import SANGZHI_VILLAGE, VILLAGE_B, assert_error, statements_during
 
 API = "/api/v1/catalog/products"
 
@@ -75,8 +74,8 @@ def test_filters_by_region_prefix_category_and_keyword(client, catalog):
     for literal in ("%", "_", "/", "0%纯", "%纯_香/"):
         assert titles(client.get(API, query_string={"q": literal})) == ["100%纯_香/油"]
     assert_error(client.get(API, query_string={"region": "999999"}), 422, "invalid_region_code")
-    assert_error(client.get(API, query_string={"region": "34-0000"}), 422)
-    assert_error(client.get(API, query_string={"category": "电器"}), 422)
+    assert_error(client.get(API, query_string={"region": "34-0000"}), 422, "validation_error")
+    assert_error(client.get(API, query_string={"category": "电器"}), 422, "validation_error")
 
 
 def test_cursor_pagination_walks_every_item_once(client, catalog):
@@ -192,7 +191,7 @@ def test_shop_page(client, catalog):
     body = client.get(f"/api/v1/catalog/shops/{shop}").json
     assert body["household_name"] == "李**" and [p["title"] for p in body["products"]] == ["小米"]
     pending_shop = catalog.world.shop(catalog.world.household(), name="还没审核的店")
-    assert_error(client.get(f"/api/v1/catalog/shops/{pending_shop}"), 404)
+    assert_error(client.get(f"/api/v1/catalog/shops/{pending_shop}"), 404, "shop_unavailable")
 
 
 def test_trace_code_record_qr_and_page(client, catalog, app):

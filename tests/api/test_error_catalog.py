@@ -12,6 +12,7 @@ from api import errors_doc
 from api.blueprint import SPEC_KEY, declared_errors
 from api.errors import KIND_STATUS, code_table
 from services.errors import KINDS, DomainError, all_codes
+from tests.factories import assert_error
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIRS = ("api", "models", "services", "media", "wechat", "storefront")
@@ -105,5 +106,4 @@ def test_approving_with_no_body_is_accepted(client, catalog):
 def test_a_patch_still_needs_a_body(client, catalog):
     shop_id, farmer, _ = catalog.open_shop()
     response = client.patch(f"/api/v1/shops/{shop_id}", headers=farmer.headers)
-    assert response.status_code == 422
-    assert response.json["error"] == "missing_body"
+    assert_error(response, 422, "missing_body")

@@ -12,21 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.app import create_app
 from models import Household, db
-from tests.factories import GUZHEN, VILLAGE_A, valid_id_number
-
-SHAPE = {"code", "status", "error", "message"}
-
-
-def assert_error(response, status: int, error: str | None = None) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/json"
-    body = response.json
-    assert set(body) >= SHAPE
-    assert body["code"] == status
-    assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message"]), "message must be Chinese"
-    if error:
-        assert body["error"] == error
-    return body
+from tests.factories import GUZHEN, VILLAGE_A, assert_error, valid_id_number
 
 
 def household_count(app) -> int:

@@ -7,8 +7,7 @@ import pytest
 
 from api import feed_cache
 from api.feed_cache import PageCache
-from tests.api.test_errors import assert_error
-from tests.factories import statements_during
+from tests.factories import assert_error, statements_during
 
 API = "/api/v1/catalog/products"
 
@@ -79,7 +78,7 @@ def test_each_filter_is_its_own_page(client, catalog, clock):
 def test_errors_are_never_cached(client, catalog, clock):
     for _ in range(2):
         assert_error(client.get(API, query_string={"cursor": "bad"}), 422, "invalid_cursor")
-        assert_error(client.get(API, query_string={"region": "999999"}), 422)
+        assert_error(client.get(API, query_string={"region": "999999"}), 422, "invalid_region_code")
 
 
 def test_the_product_page_is_never_cached(client, catalog, app, clock):

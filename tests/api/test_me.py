@@ -1,11 +1,9 @@
 from models.enums import Role
-from tests.factories import GUZHEN
+from tests.factories import GUZHEN, assert_error
 
 
 def test_me_requires_a_token(client):
-    response = client.get("/api/v1/me")
-    assert response.status_code == 401
-    assert response.json["error"] == "unauthorized"
+    assert_error(client.get("/api/v1/me"), 401, "unauthorized")
 
 
 def test_me_lists_roles_with_scopes(client, world):

@@ -6,8 +6,7 @@ from sqlalchemy import select
 
 from models import ModerationEvent, db
 from models.enums import ConsentPurpose
-from tests.api.test_errors import assert_error
-from tests.factories import VILLAGE_A, jpeg_bytes, listing, statements_during
+from tests.factories import VILLAGE_A, assert_error, jpeg_bytes, listing, statements_during
 
 API = "/api/v1"
 

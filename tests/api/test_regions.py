@@ -1,4 +1,4 @@
-from tests.api.test_errors import assert_error
+from tests.factories import assert_error
 
 
 def test_provinces_without_parent(client):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import assert_error_body
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # gunicorn's ceiling for the request line, set in gunicorn.conf.py; nginx answers beyond it.
@@ -87,24 +89,26 @@ def port(tmp_path_factory):
             server.wait()
 
 
-def _assert_api_error(response: http.client.HTTPResponse) -> dict:
-    """The API's error shape, whichever refusal the app chose (a forged cursor, a long URL)."""
+def _assert_cursor_refused(response: http.client.HTTPResponse) -> dict:
+    """The app's own answer to an overlong cursor: the query schema caps ``cursor`` at 200
+    characters (api/schemas/catalog.py), so it is refused as input (422 validation_error)
+    before it is decoded, not as a forged cursor (invalid_cursor)."""
+    assert response.status == 422, response.body
     assert response.getheader("Content-Type", "").startswith("application/json")
-    body = json.loads(response.body)
-    assert body["code"] == response.status and 400 <= response.status < 500
-    assert body["error"] and body["message"] and body["status"]
+    body = assert_error_body(json.loads(response.body), 422, "validation_error")
+    assert "cursor" in body["errors"]["query"]
     return body
 
 
 def test_a_long_cursor_reaches_the_app_and_gets_the_json_error(port):
-    _assert_api_error(_get(port, "/api/v1/catalog/products?cursor=" + "A" * 6000))
+    _assert_cursor_refused(_get(port, "/api/v1/catalog/products?cursor=" + "A" * 6000))
 
 
 def test_beyond_the_limit_gunicorn_refuses_before_the_app(port):
     """Where nginx's JSON answer takes over (docs/deploy.md): gunicorn's own 414 page."""
     path = "/api/v1/catalog/products?cursor="
     fits = REQUEST_LINE_LIMIT - len(f"GET {path} HTTP/1.1")
-    _assert_api_error(_get(port, path + "A" * fits))
+    _assert_cursor_refused(_get(port, path + "A" * fits))
     response = _get(port, path + "A" * (fits + 1))
     assert response.status == 414
     assert not response.getheader("Content-Type", "").startswith("application/json")

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from models import Shop, User, db
 from models.enums import ConsentPurpose, Role
 from services import shops as shop_service
-from tests.factories import GUZHEN, SANGZHI, VILLAGE_A, VILLAGE_B, audit_rows, count_rows
+from tests.factories import (
+    GUZHEN,
+    SANGZHI,
+    VILLAGE_A,
+    VILLAGE_B,
+    assert_error,
+    audit_rows,
+    count_rows,
+)
 
 URL = "/api/v1/shops"
-CHINESE = re.compile(r"[\u4e00-\u9fff]")
-
-
-def assert_error(response, status: int, error: str) -> dict:
-    assert response.status_code == status, response.json
-    body = response.json
-    assert body["code"] == status
-    assert body["error"] == error
-    assert CHINESE.search(body["message"]), body["message"]
-    return body
 
 
 def stored(app, shop_id: int) -> dict:

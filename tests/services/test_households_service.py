@@ -152,7 +152,7 @@ def test_helper_created_household_waits_for_verification(ctx, world):
 def test_failing_update_leaves_nothing_even_if_the_caller_commits(ctx, world):
     household_id = world.household()
     member = world.farmer(household_id)
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as raised:
         households.update_household(
             user(member),
             household_id,
@@ -160,6 +160,7 @@ def test_failing_update_leaves_nothing_even_if_the_caller_commits(ctx, world):
             phone="123",
             fields={"head_name", "phone"},
         )
+    assert raised.value.code == "invalid_phone"
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Household, household_id).head_name == "李桂兰"
