@@ -6,11 +6,19 @@ import pytest
 
 from models import Product, User, db
 from services import precheck, products
+from services.wechat_gateway import wechat_client
 
 
 @pytest.fixture
-def wechat_check(app, monkeypatch):
+def wechat_check(app, fake_wechat, monkeypatch):
+    """The content check on, and no access token left in the app's cache. The fake forgets the
+    token it issued when it is reset; the app's cache does not, and with REDIS_URL set it is
+    Redis, which outlives the test and the run. A stale token costs a refused call and a retry,
+    so a test counting the calls would see two."""
     monkeypatch.setitem(app.config, "WECHAT_CONTENT_CHECK", True)
+    with app.app_context():
+        client = wechat_client()
+        client._token_cache.delete(client._token_key)
 
 
 def _submit(app, catalog, farmer_openid_person, shop, **overrides):
