@@ -1,6 +1,9 @@
-"""python -m bench: run every benchmark and print ratios to their same-run baselines."""
+"""python -m bench [http|images|orders ...]: run the benchmarks named (all of them without an
+argument) and print ratios to their same-run baselines."""
 
-from bench import http_load, image_pipeline
+import sys
+
+from bench import http_load, image_pipeline, orders
 
 ENDPOINTS = [
     ("catalog list (20 items)", "/api/v1/catalog/products", False),
@@ -16,7 +19,17 @@ UNCACHED = {"CATALOG_CACHE_SECONDS": "0"}
 UNCACHED_ENDPOINTS = ENDPOINTS[:2]
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    parts = {"http": http, "images": image_pipeline.main, "orders": orders.main}
+    unknown = [name for name in argv if name not in parts]
+    if unknown:
+        sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(parts)}")
+    for name, run in parts.items():
+        if not argv or name in argv:
+            run()
+
+
+def http() -> None:
     clients, seconds, rounds = http_load.CLIENTS, http_load.SECONDS, http_load.ROUNDS
     print(
         f"HTTP throughput under gunicorn ({clients} client processes, {rounds} rounds of "
@@ -24,7 +37,6 @@ def main() -> None:
     )
     _table("shipped settings (feed pages cached 5 s)", http_load.run(ENDPOINTS, SHIPPED))
     _table("feed page cache off", http_load.run(UNCACHED_ENDPOINTS, UNCACHED))
-    image_pipeline.main()
 
 
 def _table(title: str, rows: list[dict]) -> None:
@@ -36,4 +48,4 @@ def _table(title: str, rows: list[dict]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
