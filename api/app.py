@@ -20,10 +20,24 @@ from api.extensions import api, db, limiter, migrate
 from api.health import bp as health_bp
 from api.logging_setup import install_filter
 from api.routing import IdConverter
-from api.v1 import auth, catalog, households, media, products, regions, shops
+from api.v1 import (
+    auth,
+    buyers,
+    catalog,
+    households,
+    media,
+    orders,
+    payments,
+    products,
+    regions,
+    shops,
+    units,
+)
 from api.v1.admin import households as admin_households
 from api.v1.admin import moderation as admin_moderation
+from api.v1.admin import orders as admin_orders
 from api.v1.admin import shops as admin_shops
+from api.v1.admin import units as admin_units
 from storefront import bp as storefront_bp
 from storefront import render_error_page
 
@@ -35,9 +49,15 @@ BLUEPRINTS = (
     media.blp,
     products.blp,
     catalog.blp,
+    units.blp,
     admin_households.blp,
     admin_shops.blp,
     admin_moderation.blp,
+    admin_units.blp,
+    buyers.blp,
+    orders.blp,
+    payments.blp,
+    admin_orders.blp,
 )
 
 

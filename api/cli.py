@@ -14,7 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from api import errors
 from api import errors_doc as errors_doc_module
 from models.enums import Role
-from services import accounts, demo, regions
+from services import accounts, demo, orders, payments, regions
 from services.error_codes import RequestError
 from services.errors import DomainError
 
@@ -168,7 +168,26 @@ def proxy_pages(directory):
         click.echo(f"wrote {out / f'{status}.json'}")
 
 
+orders_cli = AppGroup("orders", help="Orders.")
+payments_cli = AppGroup("payments", help="Payments and refunds.")
+
+
+@orders_cli.command("expire")
+@click.option("--batch", default=200, show_default=True, help="orders per run at most")
+def expire_orders(batch):
+    """Unpaid orders past their time give their stock back (safe to run concurrently)."""
+    click.echo(f"orders expired: {orders.expire_orders(batch=batch)}")
+
+
+@payments_cli.command("refunds")
+def retry_refunds():
+    """Ask WeChat again (same refund numbers) about refunds still pending."""
+    click.echo(f"orders with pending refunds sent again: {payments.retry_pending_refunds()}")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(orders_cli)
+    app.cli.add_command(payments_cli)
     app.cli.add_command(errors_cli)
     app.cli.add_command(users)
     app.cli.add_command(regions_cli)

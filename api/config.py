@@ -104,6 +104,8 @@ class Required:
 
 
 REQUIRED_IN_PRODUCTION = Required()
+# The WeChat Pay settings: needed in production once payments are on.
+PAYMENTS_ON = Required(when=When("WECHATPAY_ENABLED"))
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BANNED_WORDS", str, "", "extra banned words, comma separated"),
     # Before listings reach the county's queue.
     Setting("WECHAT_CONTENT_CHECK", bool, False, "also run listings through msgSecCheck"),
+    # --- buying ---
+    Setting("ORDER_PAYMENT_TIMEOUT_MINUTES", int, 30, "an unpaid order expires after this long"),
+    Setting("TRANSFER_WAIT_DAYS", int, 7, "an order waits this long for an announced transfer"),
+    Setting("TRANSFER_PAYEE_NAME", str, "", "account name units transfer to (对公转账)"),
+    Setting("TRANSFER_PAYEE_BANK", str, "", "bank of that account"),
+    Setting("TRANSFER_PAYEE_ACCOUNT", str, "", "that account's number; empty: no transfers"),
+    Setting(
+        "DEV_PAYMENTS_ENABLED",
+        bool,
+        True,
+        "the dev payment method (the verified-notification path without WeChat)",
+        production_value=False,
+    ),
+    Setting("WECHATPAY_ENABLED", bool, False, "WeChat Pay on"),
+    *(
+        Setting(env, str, "", meaning, required=PAYMENTS_ON, secret=secret)
+        for env, meaning, secret in (
+            ("WECHATPAY_MCHID", "merchant number", False),
+            ("WECHATPAY_APIV3_KEY", "APIv3 key (decrypts notifications)", True),
+            ("WECHATPAY_PRIVATE_KEY_PATH", "merchant private key (PEM file)", False),
+            ("WECHATPAY_CERT_SERIAL", "serial of the merchant certificate", False),
+            ("WECHATPAY_PUBLIC_KEY_PATH", "WeChat Pay public key (PEM file)", False),
+            ("WECHATPAY_PUBLIC_KEY_ID", "id of that public key (Wechatpay-Serial)", False),
+        )
+    ),
 )
 
 DERIVED: tuple[Derived, ...] = (

@@ -1,7 +1,7 @@
 """THE error module: one JSON error shape for everything under /api/.
 
-    {"code": 409, "status": "Conflict", "error": "insufficient_stock",
-     "message": "库存不足", "errors": {...}}
+    {"code": <HTTP status>, "status": <its phrase>, "error": <stable code>,
+     "message": <short Chinese>, "errors": {<field>: [<detail>, ...]}}   (errors: optional)
 
 Codes and messages come from the catalog (``services/error_codes.py``); this module gives each
 *kind* of error its HTTP status, and maps the framework's own exceptions (routing, parsing,
@@ -39,6 +39,7 @@ KIND_STATUS: dict[type[DomainError], int] = {
     kinds.Conflict: 409,
     kinds.InvalidState: 409,
     kinds.PayloadTooLarge: 413,
+    kinds.PreconditionRequired: 428,
     kinds.UriTooLong: 414,
     kinds.UnsupportedMedia: 415,
     kinds.InvalidInput: 422,

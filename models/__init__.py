@@ -2,14 +2,27 @@
 
 from models.audit import AuditEvent
 from models.base import Base, db
+from models.buyers import Address, CartItem
 from models.households import Consent, Household, HouseholdInvite
 from models.media import Media, MediaUpload
+from models.orders import IdempotencyKey, Order, OrderLine, ShopOrder
+from models.payments import Payment, PaymentAnomaly, Refund
 from models.products import ModerationEvent, Product, Sku
 from models.regions import Region
 from models.shops import Shop
+from models.units import UnitInvite, UnitPledge, WorkUnit
 from models.users import AuthToken, RoleGrant, User
 
 __all__ = [
+    "Address",
+    "CartItem",
+    "IdempotencyKey",
+    "Order",
+    "OrderLine",
+    "Payment",
+    "PaymentAnomaly",
+    "Refund",
+    "ShopOrder",
     "AuditEvent",
     "AuthToken",
     "Base",
@@ -24,6 +37,9 @@ __all__ = [
     "Region",
     "RoleGrant",
     "Shop",
+    "UnitInvite",
+    "UnitPledge",
     "User",
+    "WorkUnit",
     "db",
 ]

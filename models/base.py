@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, Table, func
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
@@ -86,3 +86,8 @@ if TYPE_CHECKING:
     Model = Base
 else:
     Model = db.Model
+
+
+def sa_table(model: type) -> Table:
+    """A model's Core table (for statements built once and run many times)."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]

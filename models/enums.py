@@ -98,3 +98,64 @@ class RejectReason(StrEnum):
     PROHIBITED = "违禁内容"
     NOT_OWN_PRODUCE = "非本户产品"
     OTHER = "其他"
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+class ShopOrderStatus(StrEnum):
+    """One shop's part of an order. Fulfilment states (accepted, handed in, shipped ...) join
+    with the fulfilment chain."""
+
+    PENDING_PAYMENT = "pending_payment"
+    AWAITING_ACCEPTANCE = "awaiting_acceptance"  # paid: the farmer's turn
+    CANCELLED = "cancelled"
+
+
+class RefundStatus(StrEnum):
+    """Where an order's (or a shop order's) money back stands."""
+
+    NONE = "none"
+    PENDING = "pending"
+    REFUNDED = "refunded"
+
+
+class PaymentMethod(StrEnum):
+    WECHAT = "wechat"
+    TRANSFER = "transfer"  # 对公转账, recorded by county staff
+    DEV = "dev"  # local only: the verified-notification path without WeChat
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    CLOSED = "closed"
+
+
+class RefundState(StrEnum):
+    PENDING = "pending"  # asked, or to be asked again after an unclear answer
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # WeChat closed it or found it abnormal: staff follow up
+
+
+class UnitKind(StrEnum):
+    """What kind of organisation a work unit (帮扶单位 / 采购单位) is."""
+
+    GOVERNMENT = "机关"
+    PUBLIC_INSTITUTION = "事业单位"
+    STATE_OWNED = "国有企业"
+    PRIVATE = "民营企业"
+    SCHOOL = "学校"
+    HOSPITAL = "医院"
+    MILITARY = "部队"
+    OTHER = "其他"
+
+
+class UnitStatus(StrEnum):
+    PENDING = "pending"  # registered, waiting for county staff (or a platform admin)
+    VERIFIED = "verified"  # may invite members and pledge (and, later, order)
+    REJECTED = "rejected"  # refused with a reason; an edit sends it back to pending

@@ -63,8 +63,11 @@ class RoleGrant(TimestampMixin, Model):
     household_id: Mapped[int | None] = mapped_column(
         ForeignKey("households.id", ondelete="CASCADE"), index=True
     )
-    # Work units and stations arrive with their own tables; the foreign keys follow then.
-    unit_id: Mapped[int | None]
+    unit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("work_units.id", ondelete="CASCADE"), index=True
+    )
+    # Service stations have no table yet: station_id stays a bare id until they arrive (its
+    # foreign key follows then).
     station_id: Mapped[int | None]
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # farmer: the member code it was redeemed from (none when an operator granted it).

@@ -11,9 +11,10 @@ import secrets
 from sqlalchemy import select
 from stdnum.cn import ric
 
-from models import Household, Product, Shop, User, db
-from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role
-from services import accounts, households, media, products, regions, shops
+from models import Household, Product, Shop, UnitPledge, User, WorkUnit, db
+from models.base import utcnow
+from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role, UnitKind
+from services import accounts, households, media, products, regions, shops, units
 
 COUNTY = "340323"  # 固镇县, 蚌埠市, 安徽省
 HELPER_VILLAGE = "340323101200"  # 王庄镇 西南村
@@ -113,6 +114,7 @@ def seed_demo() -> list[str]:
             helper, household_id=second.id, name="德顺家的小磨香油", intro="自家种的芝麻，石磨慢磨"
         )
     _demo_products(farmer, staff)
+    _demo_unit(staff)
     return [
         f"regions added: {added}",
         "demo accounts (staff passwords are new on every run):",
@@ -120,7 +122,40 @@ def seed_demo() -> list[str]:
         f"  county staff 桑植县  username sz-staff        password {sz_pw}",
         f"  platform admin      username platform-admin  password {admin_pw}",
         "  dev login openids: demo-farmer (household member), demo-helper (helper), demo-buyer",
+        f"  work unit {DEMO_UNIT_NAME} (verified): demo-unit-admin (unit admin), "
+        "demo-unit-member (unit member)",
     ]
+
+
+DEMO_UNIT_NAME = "固镇县机关事务服务中心"
+DEMO_UNIT_USCC = "12340323MB19372504"  # a 事业单位 (机构编制), made-up organisation code
+DEMO_PLEDGE_FEN = 5_000_000  # 5 万元 for the current year
+
+
+def _demo_unit(staff: User) -> None:
+    """A verified work unit with its admin, one member and this year's pledge."""
+    admin = _wechat_user("demo-unit-admin", "机关食堂管理员老周")
+    member = _wechat_user("demo-unit-member", "办公室小王")
+    unit = db.session.scalar(select(WorkUnit).where(WorkUnit.uscc == DEMO_UNIT_USCC))
+    if unit is None:
+        unit = units.register_unit(
+            admin,
+            name=DEMO_UNIT_NAME,
+            uscc=DEMO_UNIT_USCC,
+            kind=UnitKind.PUBLIC_INSTITUTION,
+            region_code=COUNTY,
+            address="固镇县城关镇谷阳路88号",
+            contact_name="周建国",
+            contact_phone="13905520188",
+        )
+        units.review_unit(staff, unit.id, action="verify", reason="营业执照（法人证书）已核对")
+    if not units.is_member(member, unit.id):
+        code, _ = units.create_invite(admin, unit.id)
+        units.join_unit(member, code=code)
+    year = utcnow().year
+    pledged = select(UnitPledge.id).where(UnitPledge.unit_id == unit.id, UnitPledge.year == year)
+    if not db.session.scalar(pledged):
+        units.set_pledge(admin, unit.id, year, amount_fen=DEMO_PLEDGE_FEN)
 
 
 DEMO_PRODUCTS = [

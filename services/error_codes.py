@@ -25,6 +25,7 @@ from services.errors import (
     NotFound,
     PayloadTooLarge,
     PermissionDenied,
+    PreconditionRequired,
     RateLimited,
     UnsupportedMedia,
     UpstreamUnavailable,
@@ -66,6 +67,21 @@ class RequestError(ErrorCode):
     # Answered by the proxy in front of the app (docs/deploy.md), in the same shape.
     URI_TOO_LONG = ("uri_too_long", "请求地址太长", UriTooLong)
     UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", "不支持的内容类型", UnsupportedMedia)
+    IDEMPOTENCY_KEY_REQUIRED = (
+        "idempotency_key_required",
+        "缺少请求编号（Idempotency-Key）",
+        PreconditionRequired,
+    )
+    IDEMPOTENCY_KEY_INVALID = (
+        "idempotency_key_invalid",
+        "请求编号须为1到128个可见字符",
+        InvalidInput,
+    )
+    IDEMPOTENCY_KEY_REUSED = (
+        "idempotency_key_reused",
+        "同一请求编号不能用于不同的内容",
+        InvalidInput,
+    )
 
 
 @register
@@ -171,3 +187,55 @@ class MediaError(ErrorCode):
         "图片存储暂时不可用，请稍后再试",
         UpstreamUnavailable,
     )
+
+
+@register
+class OrderError(ErrorCode):
+    """Addresses, the cart and orders."""
+
+    INSUFFICIENT_STOCK = ("insufficient_stock", "库存不足", Conflict)
+    SKU_UNAVAILABLE = ("sku_unavailable", "部分商品已下架或暂停销售", Conflict)
+    DUPLICATE_LINE = ("duplicate_line", "同一规格请合并为一行", InvalidInput)
+    ORDER_TOO_LARGE = ("order_too_large", "订单金额超出上限，请分开下单", InvalidInput)
+    ADDRESS_NOT_FOUND = ("address_not_found", "收货地址不存在", InvalidInput)
+    ADDRESS_REGION = ("address_region", "收货地址须精确到乡镇或村", InvalidInput)
+    TOO_MANY_ADDRESSES = ("too_many_addresses", "收货地址太多，请删除不用的地址", InvalidInput)
+    NOT_UNIT_MEMBER = ("not_unit_member", "您不是该单位的成员", PermissionDenied)
+    INVOICE_NEEDS_UNIT = ("invoice_needs_unit", "只有单位订单可以开具发票", InvalidInput)
+    ORDERS_NOT_VISIBLE = ("orders_not_visible", "无权查看该店铺的订单", PermissionDenied)
+
+
+@register
+class PaymentError(ErrorCode):
+    """Paying, refunds and corporate transfers."""
+
+    METHOD_UNAVAILABLE = ("payment_method_unavailable", "暂不支持该支付方式", InvalidInput)
+    WECHAT_IDENTITY_REQUIRED = (
+        "wechat_identity_required",
+        "请在微信小程序中完成支付",
+        InvalidInput,
+    )
+    PAYMENT_UNAVAILABLE = ("payment_unavailable", "支付服务繁忙，请稍后再试", UpstreamUnavailable)
+    ALREADY_PAID = ("already_paid", "订单已支付", InvalidState)
+    TRANSFER_FOR_UNITS = ("transfer_for_units", "对公转账只适用于单位订单", InvalidInput)
+    TRANSFER_AMOUNT_MISMATCH = (
+        "transfer_amount_mismatch",
+        "转账金额与订单金额不符",
+        InvalidInput,
+    )
+
+
+@register
+class UnitError(ErrorCode):
+    """Work units (帮扶单位 / 采购单位): registration, review, members and pledges."""
+
+    INVALID_USCC = ("invalid_uscc", "统一社会信用代码有误", InvalidInput)
+    UNIT_EXISTS = ("unit_exists", "该统一社会信用代码已登记", Conflict)
+    UNIT_NOT_VERIFIED = ("unit_not_verified", "单位尚未通过审核", InvalidState)
+    IDENTITY_LOCKED = (
+        "unit_identity_locked",
+        "单位已通过审核，信用代码、类别和所在地区不能修改",
+        InvalidState,
+    )
+    OWN_UNIT_REVIEW = ("unit_review_own", "不能审核本人所在的单位", PermissionDenied)
+    LAST_ADMIN = ("last_unit_admin", "单位至少要保留一名管理员", InvalidState)

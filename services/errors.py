@@ -66,6 +66,10 @@ class PayloadTooLarge(DomainError):
     pass
 
 
+class PreconditionRequired(DomainError):
+    """A header the operation needs was not sent (an ``Idempotency-Key``)."""
+
+
 class UriTooLong(DomainError):
     pass
 
@@ -100,6 +104,7 @@ KINDS: tuple[type[DomainError], ...] = (
     Conflict,
     InvalidState,
     PayloadTooLarge,
+    PreconditionRequired,
     UriTooLong,
     UnsupportedMedia,
     InvalidInput,

@@ -55,6 +55,8 @@ class Lifecycle:
     refusals: Mapping[str, ErrorCode] = field(default_factory=dict)
     # How a state is named to a client in an ``invalid_state`` answer.
     label: Callable[[State], str] = str
+    # States meant to be the end (a cancelled order): the walk test lets them have no way out.
+    final: frozenset = frozenset()
 
     def __post_init__(self) -> None:
         self.transitions = tuple(self.transitions)

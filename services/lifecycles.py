@@ -7,7 +7,14 @@ the audit trail calls it this event. A (state, action) pair that is not here is 
 from __future__ import annotations
 
 from models import Product
-from models.enums import ProductStatus, ReviewState, ShopStatus
+from models.enums import (
+    OrderStatus,
+    ProductStatus,
+    ReviewState,
+    ShopOrderStatus,
+    ShopStatus,
+    UnitStatus,
+)
 from services.error_codes import ProductError, ShopError
 from services.lifecycle import Lifecycle, Transition, single_column
 
@@ -107,6 +114,73 @@ PRODUCT = Lifecycle(
     label=lambda state: f"{state[0].value}/{state[1].value}",
 )
 
+# --- work units -----------------------------------------------------------------------------
+# A unit's admin edits it in any state; a rejected unit, once corrected, goes back to the county.
+# Verification and rejection are for county staff of its county or a platform admin.
+
+U = UnitStatus
+
+
+def _unit_rows():
+    for status in (U.PENDING, U.VERIFIED):
+        yield Transition(status, "edit", status, "unit.update")
+    yield Transition(U.REJECTED, "edit", U.PENDING, "unit.update")  # back to the county's queue
+    yield Transition(U.PENDING, "verify", U.VERIFIED, "unit.verify")
+    yield Transition(U.PENDING, "reject", U.REJECTED, "unit.reject")
+
+
+UNIT = Lifecycle(
+    name="unit",
+    object_type="unit",
+    initial=U.PENDING,
+    states=frozenset(UnitStatus),
+    transitions=_unit_rows(),
+    read=_read_status,
+    write=_write_status,
+    label=lambda state: state.value,
+)
+
 # Every lifecycle, for the test that walks them all. Orders, shop orders, payouts and
 # campaigns join this list.
-LIFECYCLES: tuple[Lifecycle, ...] = (SHOP, PRODUCT)
+# --- orders ---------------------------------------------------------------------------------
+# Moves that race (a notification and the expiry job, two notifications) are taken with one
+# conditional UPDATE on the state (services/orders.py, services/payments.py); the table says
+# which moves exist.
+
+OS = OrderStatus
+ORDER = Lifecycle(
+    name="order",
+    object_type="order",
+    initial=OS.PENDING_PAYMENT,
+    states=frozenset(OrderStatus),
+    transitions=(
+        Transition(OS.PENDING_PAYMENT, "pay", OS.PAID, "order.pay"),
+        Transition(OS.PENDING_PAYMENT, "cancel", OS.CANCELLED, "order.cancel"),
+        Transition(OS.PENDING_PAYMENT, "expire", OS.EXPIRED, "order.expire"),
+        # Before anything ships; the money goes back (services/payments.py refund_order).
+        Transition(OS.PAID, "cancel", OS.CANCELLED, "order.cancel"),
+    ),
+    read=_read_status,
+    write=_write_status,
+    label=lambda state: state.value,
+    final=frozenset({OS.CANCELLED, OS.EXPIRED}),
+)
+
+SO = ShopOrderStatus
+SHOP_ORDER = Lifecycle(
+    name="shop_order",
+    object_type="shop_order",
+    initial=SO.PENDING_PAYMENT,
+    states=frozenset(ShopOrderStatus),
+    transitions=(
+        Transition(SO.PENDING_PAYMENT, "pay", SO.AWAITING_ACCEPTANCE, "shop_order.pay"),
+        Transition(SO.PENDING_PAYMENT, "cancel", SO.CANCELLED, "shop_order.cancel"),
+        Transition(SO.AWAITING_ACCEPTANCE, "cancel", SO.CANCELLED, "shop_order.cancel"),
+    ),
+    read=_read_status,
+    write=_write_status,
+    label=lambda state: state.value,
+    final=frozenset({SO.CANCELLED}),
+)
+
+LIFECYCLES: tuple[Lifecycle, ...] = (SHOP, PRODUCT, UNIT, ORDER, SHOP_ORDER)

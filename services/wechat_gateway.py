@@ -6,10 +6,13 @@ each process keeps its own (stable_token hands every caller the same token, so b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import redis
 from flask import current_app
 
 from wechat import MemoryTokenCache, MiniProgramClient, RedisTokenCache
+from wechat.pay import WeChatPayClient
 
 _CACHE_KEY = "nongjia.wechat_token_cache"
 
@@ -51,4 +54,44 @@ def wechat_client() -> MiniProgramClient:
         token_cache=_token_cache(),
     )
     current_app.extensions[_CLIENT_KEY] = (settings, client)
+    return client
+
+
+_PAY_KEY = "nongjia.wechat_pay_client"
+_PAY_SETTINGS = (
+    "WECHATPAY_API_BASE",
+    "WECHATPAY_MCHID",
+    "WECHAT_APPID",
+    "WECHATPAY_PRIVATE_KEY_PATH",
+    "WECHATPAY_CERT_SERIAL",
+    "WECHATPAY_PUBLIC_KEY_PATH",
+    "WECHATPAY_PUBLIC_KEY_ID",
+    "WECHATPAY_APIV3_KEY",
+    "WECHAT_TIMEOUT",
+)
+
+
+def wechat_pay_client() -> WeChatPayClient:
+    """One WeChat Pay client per app (keys read once, connections reused); rebuilt if its
+    settings change."""
+    cfg = current_app.config
+    settings = tuple(cfg[name] for name in _PAY_SETTINGS)
+    cached = current_app.extensions.get(_PAY_KEY)
+    if cached is not None and cached[0] == settings:
+        return cached[1]
+    base, mchid, appid, key_path, serial, public_key_path, public_key_id, apiv3_key, timeout = (
+        settings
+    )
+    client = WeChatPayClient(
+        api_base=base,
+        mchid=mchid,
+        appid=appid,
+        private_key_pem=Path(key_path).read_bytes(),
+        cert_serial=serial,
+        wechatpay_public_key_pem=Path(public_key_path).read_bytes(),
+        wechatpay_public_key_id=public_key_id,
+        apiv3_key=apiv3_key,
+        timeout=timeout,
+    )
+    current_app.extensions[_PAY_KEY] = (settings, client)
     return client

@@ -37,7 +37,7 @@ from PIL import Image
 from schemathesis.core import NotSet
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import missing_required_header, positive_data_acceptance
 from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
@@ -50,7 +50,10 @@ from models.enums import ConsentPurpose, Role
 from services import accounts, households
 from services import regions as regions_service
 from services.demo import demo_id_number
+from services.errors import InvalidInput
 from services.regions import SEED_FILE
+from services.uscc import ALPHABET as USCC_ALPHABET
+from services.uscc import check_character, normalise_uscc
 from tests.factories import SANGZHI, SANGZHI_VILLAGE, VILLAGE_A, VILLAGE_B, Catalog, World
 
 pytestmark = pytest.mark.fuzz
@@ -108,6 +111,37 @@ SEMANTIC_422 = {
     # A well-formed code may name no region; a cursor is opaque and may be forged or stale.
     "GET /api/v1/catalog/products": {"invalid_region_code", "invalid_cursor"},
     "GET /api/v1/admin/moderation/queue": {"invalid_cursor"},
+    # Buying: only the database knows which SKUs, addresses and keys exist and whose they are;
+    # a SKU may appear once in an order or cart, which JSON Schema cannot say of a list.
+    "POST /api/v1/me/addresses": {"address_region", "too_many_addresses"},
+    "PATCH /api/v1/me/addresses/{address_id}": {"address_region"},
+    "PUT /api/v1/cart": {"unknown_sku", "duplicate_line"},
+    "POST /api/v1/orders": {
+        "address_not_found",
+        "duplicate_line",
+        "invoice_needs_unit",
+        "order_too_large",
+        "idempotency_key_invalid",
+        "idempotency_key_reused",
+    },
+    "GET /api/v1/orders": {"invalid_cursor"},
+    "GET /api/v1/admin/orders": {"invalid_cursor"},
+    "GET /api/v1/shops/{shop_id}/orders": {"invalid_cursor"},
+    # Which methods an order can take depends on the order and the deployment.
+    "POST /api/v1/orders/{order_id}/pay": {
+        "payment_method_unavailable",
+        "wechat_identity_required",
+        "transfer_for_units",
+    },
+    "POST /api/v1/admin/orders/{order_id}/record-transfer": {
+        "transfer_for_units",
+        "transfer_amount_mismatch",
+    },
+    # Work units: only the database knows which member codes are live; a cursor may be forged.
+    "POST /api/v1/units/join": {"invalid_invite_code"},
+    "GET /api/v1/admin/units": {"invalid_cursor"},
+    "POST /api/v1/units": {"invalid_region_code"},
+    "PATCH /api/v1/units/{unit_id}": {"invalid_region_code"},
 }
 
 # Custom formats of the spec (api/schemas/households.py), so that valid cases are real: a
@@ -117,6 +151,17 @@ with SEED_FILE.open(encoding="utf-8") as _fh:
 VILLAGES = sorted(r["code"] for r in _REGIONS if r["level"] == "village")
 COUNTIES = sorted(r["code"] for r in _REGIONS if r["level"] == "county")
 schemathesis.openapi.format("village-code", st.sampled_from(VILLAGES))
+# A unified social credit code with its check character (services/uscc.py): 91 (a firm) or
+# 12 (a public institution) or N2 (a village collective), a real county, 9 characters.
+schemathesis.openapi.format(
+    "uscc",
+    st.builds(
+        lambda head, county, body: (head + county + body) + check_character(head + county + body),
+        st.sampled_from(("91", "12", "N2")),
+        st.sampled_from(COUNTIES),
+        st.text(alphabet=USCC_ALPHABET, min_size=9, max_size=9),
+    ),
+)
 schemathesis.openapi.format(
     "resident-id",
     st.builds(
@@ -217,6 +262,26 @@ def _invite(app, by, household_id: int) -> str:
         return code
 
 
+def _buyer_order(app, buyer, product_id: int) -> tuple[int, int]:
+    from services import addresses, orders
+    from services.idempotency import Idempotency
+    from services.orders import Line
+
+    with app.app_context():
+        user = db.session.get(User, buyer.id)
+        address = addresses.add_address(
+            user, name="买家", phone="13805520009", region_code=VILLAGE_A, detail="食堂"
+        )
+        sku_id = db.session.get(Product, product_id).skus[0].id
+        order = orders.place_order(
+            user,
+            lines=[Line(sku_id, 1)],
+            address_id=address.id,
+            idempotency=Idempotency.of("fuzz-seed", "order.create", {"seed": 1}),
+        )
+        return address.id, order.id
+
+
 def seed_world(app) -> FuzzWorld:
     """One user per role, and four households: a verified one with an approved shop and a
     consent for the helper, a pending one (registered by the helper), a verified one with a
@@ -253,6 +318,9 @@ def seed_world(app) -> FuzzWorld:
     far_shop = world.shop(far)
     catalog = Catalog(world)
     listed = catalog.listed(shop, people[Role.FARMER.value], staff)
+    # The buyer's address and an unpaid order of theirs, so pay, cancel and the order views
+    # can reach their success path.
+    address_id, order_id = _buyer_order(app, people[Role.BUYER.value], listed)
     # A listing waiting for review, so approve and reject can reach their success path.
     pending_product = catalog.submitted(waiting_shop, waiting_farmer)
     with app.app_context():
@@ -274,6 +342,8 @@ def seed_world(app) -> FuzzWorld:
                 "product_id": product_id,
                 "sku_id": sku,
                 "trace_code": trace_code,
+                "address_id": address_id,
+                "order_id": order_id,
             }
         )
     assert len(fuzz.bundles) == BUNDLES
@@ -391,6 +461,14 @@ def fuzz_world(app) -> FuzzWorld:
     return seed_world(app)
 
 
+def _is_uscc(value: str) -> bool:
+    try:
+        normalise_uscc(value)
+    except InvalidInput:
+        return False
+    return True
+
+
 def _is_resident_id(value: str) -> bool:
     value = value.strip().upper()
     try:
@@ -405,7 +483,11 @@ def _is_resident_id(value: str) -> bool:
 
 # What each custom format of the spec means. schemathesis generates them (above) but cannot
 # check them: its coverage phase builds "valid" values from the pattern alone.
-FORMATS = {"village-code": VILLAGES.__contains__, "resident-id": _is_resident_id}
+FORMATS = {
+    "village-code": VILLAGES.__contains__,
+    "resident-id": _is_resident_id,
+    "uscc": _is_uscc,
+}
 FIELD_FORMATS = {
     name: prop["format"]
     for component in SPEC["components"]["schemas"].values()
@@ -432,9 +514,20 @@ def positive_data_acceptance_but_semantic_rules(ctx, response, case):
     return positive_data_acceptance(ctx, response, case)
 
 
+def missing_required_header_or_precondition(ctx, response, case):
+    """schemathesis' missing_required_header, with 428 for a missing ``Idempotency-Key``: the
+    status RFC 6585 gives a request that lacks a precondition the server requires."""
+    if response.status_code == 428 and response.json().get("error") == "idempotency_key_required":
+        return None
+    return missing_required_header(ctx, response, case)
+
+
 CHECKS = {
-    "excluded_checks": [positive_data_acceptance],
-    "additional_checks": [positive_data_acceptance_but_semantic_rules],
+    "excluded_checks": [positive_data_acceptance, missing_required_header],
+    "additional_checks": [
+        positive_data_acceptance_but_semantic_rules,
+        missing_required_header_or_precondition,
+    ],
 }
 
 

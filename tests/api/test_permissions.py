@@ -18,9 +18,12 @@ from tests.factories import (
     VILLAGE_A,
     VILLAGE_B,
     Catalog,
+    Units,
     assert_error,
     sangzhi_village,
+    unit_body,
     valid_id_number,
+    valid_uscc,
 )
 
 ROLES = [
@@ -34,7 +37,9 @@ ROLES = [
     "staff",  # county staff of 固镇县
     "other_staff",  # county staff of 桑植县
     "admin",  # platform admin (read-only)
-    "unit_admin",
+    "unit_admin",  # admin of unit U (verified, 固镇县)
+    "unit_member",  # member of unit U
+    "other_unit_admin",  # admin of a verified unit in 桑植县
     "station_operator",
 ]
 _seq = itertools.count(1)
@@ -68,9 +73,16 @@ def scene(world):
     with world.app.app_context():
         product = db.session.get(Product, listed)
         sku, code = product.skus[0].id, product.trace_code
+    units = Units(world)
+    unit, unit_admin = units.verified(staff=staff)
+    unit_member = units.member(unit, unit_admin)
+    other_unit_admin = units.verified(region_code=SANGZHI, uscc=valid_uscc(county=SANGZHI))[1]
+    pending_unit, _ = units.register()
+    buyer = world.user("买家")
+    address, order = _buyer_order(world, buyer, sku)
     people = {
         "anonymous": None,
-        "buyer": world.user("买家"),
+        "buyer": buyer,
         "farmer": farmer,
         "other_farmer": other_farmer,
         "helper": helper,
@@ -79,7 +91,9 @@ def scene(world):
         "staff": staff,
         "other_staff": world.staff(SANGZHI),
         "admin": world.admin(),
-        "unit_admin": world.grant(world.user(), Role.UNIT_ADMIN, unit_id=1),
+        "unit_admin": unit_admin,
+        "unit_member": unit_member,
+        "other_unit_admin": other_unit_admin,
         "station_operator": world.grant(world.user(), Role.STATION_OPERATOR, station_id=1),
     }
     ids = {
@@ -94,8 +108,35 @@ def scene(world):
         "T": code,
         "S2": public_shop,
         "F": farmer.id,
+        "U": unit,
+        "UP": pending_unit,
+        "M": unit_member.id,
+        "Y": 2026,
+        "A": address,
+        "O": order,
     }
     return people, ids
+
+
+def _buyer_order(world, buyer, sku: int) -> tuple[int, int]:
+    """The buyer's address and an unpaid order of theirs (of a product of 固镇县)."""
+    from models import User
+    from services import addresses, orders
+    from services.idempotency import Idempotency
+    from services.orders import Line
+
+    with world.app.app_context():
+        user = db.session.get(User, buyer.id)
+        address = addresses.add_address(
+            user, name="买家", phone="13805520009", region_code=VILLAGE_A, detail="食堂"
+        )
+        order = orders.place_order(
+            user,
+            lines=[Line(sku, 1)],
+            address_id=address.id,
+            idempotency=Idempotency.of("matrix", "order.create", {"sku": sku}),
+        )
+        return address.id, order.id
 
 
 def _household_body():
@@ -111,6 +152,13 @@ def _household_body():
 
 # Who may look at a household's objects (not necessarily change them).
 VIEWERS = {"farmer": 200, "helper": 200, "consented_helper": 200, "staff": 200, "admin": 200}
+# Who may look at unit U: its people, county staff of its county, platform admins.
+UNIT_VIEWERS = {"unit_admin": 200, "unit_member": 200, "staff": 200, "admin": 200}
+# Who may look at order O: its buyer, county staff of its shop's county, platform admins.
+ORDER_VIEWERS = {"buyer": 200, "staff": 200, "admin": 200}
+BUYER = {"buyer": 200}
+# Who may change unit U: its admin; others who see it may not.
+UNIT_ADMIN_ONLY = {"unit_member": 403, "staff": 403, "admin": 403}
 
 # route → (method, path, body factory, {role: expected status}); roles not named get `default`.
 MATRIX = {
@@ -295,6 +343,129 @@ MATRIX = {
         {"staff": 200, "other_staff": 404, "admin": 403},
         403,
     ),
+    "register_unit": ("POST", "/api/v1/units", lambda: unit_body(), {}, 201),
+    "get_unit": ("GET", "/api/v1/units/{U}", None, UNIT_VIEWERS, 404),
+    "patch_unit": (
+        "PATCH",
+        "/api/v1/units/{U}",
+        lambda: {"address": "固镇县城关镇谷阳路2号"},
+        {"unit_admin": 200, **UNIT_ADMIN_ONLY},
+        404,
+    ),
+    "unit_invite": (
+        "POST",
+        "/api/v1/units/{U}/invites",
+        None,
+        {"unit_admin": 201, **UNIT_ADMIN_ONLY},
+        404,
+    ),
+    "join_unit": ("POST", "/api/v1/units/join", lambda: {"code": "00000000"}, {}, 422),
+    "unit_members": ("GET", "/api/v1/units/{U}/members", None, UNIT_VIEWERS, 404),
+    "remove_unit_member": (
+        # The member leaves the unit themselves; staff and admins may not take anyone out.
+        "POST",
+        "/api/v1/units/{U}/members/{M}/remove",
+        None,
+        {"unit_admin": 204, "unit_member": 204, "staff": 403, "admin": 403},
+        404,
+    ),
+    "set_pledge": (
+        "PUT",
+        "/api/v1/units/{U}/pledges/{Y}",
+        lambda: {"amount_fen": 5_000_000},
+        {"unit_admin": 200, **UNIT_ADMIN_ONLY},
+        404,
+    ),
+    "unit_pledges": ("GET", "/api/v1/units/{U}/pledges", None, UNIT_VIEWERS, 404),
+    "my_units": ("GET", "/api/v1/me/units", None, {}, 200),
+    "units_for_review": (
+        "GET",
+        "/api/v1/admin/units",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
+    "verify_unit": (
+        # Platform admins, read-only elsewhere, may verify units.
+        "POST",
+        "/api/v1/admin/units/{UP}/verify",
+        lambda: {},
+        {"staff": 200, "admin": 200, "other_staff": 404},
+        403,
+    ),
+    "reject_unit": (
+        "POST",
+        "/api/v1/admin/units/{UP}/reject",
+        lambda: {"reason": "信用代码与营业执照不符"},
+        {"staff": 200, "admin": 200, "other_staff": 404},
+        403,
+    ),
+    "my_addresses": ("GET", "/api/v1/me/addresses", None, {}, 200),
+    "add_address": (
+        "POST",
+        "/api/v1/me/addresses",
+        lambda: {"name": "李四", "phone": "13805520002", "region_code": VILLAGE_B, "detail": "3号"},
+        {},
+        201,
+    ),
+    "patch_address": ("PATCH", "/api/v1/me/addresses/{A}", lambda: {"detail": "5号"}, BUYER, 404),
+    "delete_address": ("DELETE", "/api/v1/me/addresses/{A}", None, {"buyer": 204}, 404),
+    "get_cart": ("GET", "/api/v1/cart", None, {}, 200),
+    "put_cart": ("PUT", "/api/v1/cart", lambda: {"lines": []}, {}, 200),
+    # Each sends the buyer's address: it is no one else's to deliver to (422 address_not_found).
+    "place_order": ("POST", "/api/v1/orders", None, {"buyer": 201}, 422),
+    "my_orders": ("GET", "/api/v1/orders", None, {}, 200),
+    "get_order": ("GET", "/api/v1/orders/{O}", None, ORDER_VIEWERS, 404),
+    "pay_order": (
+        "POST",
+        "/api/v1/orders/{O}/pay",
+        lambda: {"method": "dev"},
+        {**ORDER_VIEWERS, "buyer": 200, "staff": 403, "admin": 403},
+        404,
+    ),
+    "payment_status": ("POST", "/api/v1/orders/{O}/payment-status", None, ORDER_VIEWERS, 404),
+    "cancel_order": (
+        "POST",
+        "/api/v1/orders/{O}/cancel",
+        lambda: {},
+        {"buyer": 200, "staff": 403, "admin": 403},
+        404,
+    ),
+    "shop_orders": (
+        # Seeing a shop is not seeing its orders: a helper needs the handle_orders consent.
+        "GET",
+        "/api/v1/shops/{S}/orders",
+        None,
+        {**VIEWERS, "helper": 403, "consented_helper": 403},
+        404,
+    ),
+    "county_orders": (
+        "GET",
+        "/api/v1/admin/orders",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
+    "record_transfer": (
+        # The order is a personal one: its county's staff reach the rule (transfers are for
+        # unit orders); a platform admin only looks.
+        "POST",
+        "/api/v1/admin/orders/{O}/record-transfer",
+        lambda: {"bank_reference": "BANK-0001", "amount_fen": 4500},
+        {"staff": 422, "other_staff": 404, "admin": 403},
+        403,
+    ),
+    "payment_anomalies": (
+        "GET",
+        "/api/v1/admin/payment-anomalies",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
+    # WeChat Pay calls these without a token; an unverifiable message is refused in WeChat's
+    # own answer shape (401 {"code": "FAIL"}), whoever sends it.
+    "payment_notify": ("POST", "/api/v1/payments/wechat/notify", lambda: {}, {}, 401),
+    "refund_notify": ("POST", "/api/v1/payments/wechat/refund-notify", lambda: {}, {}, 401),
     "reveal_id_number": (
         "GET",
         "/api/v1/admin/households/{H}/id-number?reason=核对身份",
@@ -305,7 +476,18 @@ MATRIX = {
 }
 
 # Public routes answer everyone; all others refuse anonymous callers with 401.
-PUBLIC = {"regions", "catalog_list", "catalog_product", "catalog_shop", "trace", "trace_qr"}
+PUBLIC = {
+    "regions",
+    "catalog_list",
+    "catalog_product",
+    "catalog_shop",
+    "trace",
+    "trace_qr",
+    "payment_notify",
+    "refund_notify",
+}
+# Answered in WeChat Pay's shape, not the API's error shape.
+WECHAT_ANSWERS = {"payment_notify", "refund_notify"}
 
 
 def _expected(route: str, role: str) -> int:
@@ -333,12 +515,16 @@ def test_permission_matrix(client, scene, route, role):
         payload["helper_user_id"] = people["helper"].id
     if route == "open_shop":
         payload["household_id"] = int(payload["household_id"])
+    if route == "place_order":
+        payload = {"lines": [{"sku_id": ids["K"], "quantity": 1}], "address_id": ids["A"]}
     person = people[role]
     headers = person.headers if person else {}
+    if route == "place_order":
+        headers = headers | {"Idempotency-Key": f"matrix-{role}"}
     response = client.open(path.format(**ids), method=method, json=payload, headers=headers)
     expected = _expected(route, role)
     assert response.status_code == expected, (route, role, response.json)
-    if expected >= 400:
+    if expected >= 400 and route not in WECHAT_ANSWERS:
         assert_error(response, expected)
 
 
@@ -357,7 +543,13 @@ def test_every_api_route_is_in_the_matrix(app):
             .replace("{H}", "<int:household_id>")
             .replace("{S}", "<int:shop_id>")
             .replace("{C}", "<int:consent_id>")
-            .replace("{F}", "<int:user_id>"),
+            .replace("{F}", "<int:user_id>")
+            .replace("{UP}", "<int:unit_id>")
+            .replace("{U}", "<int:unit_id>")
+            .replace("{M}", "<int:user_id>")
+            .replace("{Y}", "<int:year>")
+            .replace("{A}", "<int:address_id>")
+            .replace("{O}", "<int:order_id>"),
         )
         for method, path, *_ in MATRIX.values()
     }

@@ -9,9 +9,7 @@ from api.config import (
     SETTINGS,
     Config,
     ConfigError,
-    Required,
     Setting,
-    When,
     normalise_database_url,
 )
 
@@ -95,23 +93,17 @@ def test_upload_limit_comes_from_the_image_pipeline():
     assert MAX_BYTES < Config.from_env({}).MAX_CONTENT_LENGTH < MAX_BYTES + 1024 * 1024
 
 
-class _PaymentsConfig(Config):
-    """The form later settings take: required in production only while a switch is on."""
-
-    settings = (
-        *SETTINGS,
-        Setting("PAYMENTS_ENABLED", bool, False, "take payments"),
-        Setting(
-            "WECHATPAY_MCHID",
-            str,
-            "",
-            "merchant number",
-            required=Required(when=When("PAYMENTS_ENABLED")),
-        ),
-    )
+WECHATPAY_FILES = {
+    "WECHATPAY_MCHID": "1900000109",
+    "WECHATPAY_APIV3_KEY": "k" * 32,
+    "WECHATPAY_PRIVATE_KEY_PATH": "/etc/nongjia/apiclient_key.pem",
+    "WECHATPAY_CERT_SERIAL": "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+    "WECHATPAY_PUBLIC_KEY_PATH": "/etc/nongjia/pub_key.pem",
+    "WECHATPAY_PUBLIC_KEY_ID": "PUB_KEY_ID_0114232134912410000000000000",
+}
 
 
-def test_required_in_production_while_a_switch_is_on():
+def test_wechat_pay_settings_are_required_in_production_while_payments_are_on():
     production = {
         "APP_ENV": "production",
         "SECRET_KEY": "s" * 32,
@@ -120,12 +112,28 @@ def test_required_in_production_while_a_switch_is_on():
         "WECHAT_APPID": "wx1",
         "WECHAT_SECRET": "x",
     }
-    assert _PaymentsConfig.from_env(production).WECHATPAY_MCHID == ""
-    assert _PaymentsConfig.from_env({"PAYMENTS_ENABLED": "1"}).PAYMENTS_ENABLED is True
-    with pytest.raises(ConfigError, match=r"WECHATPAY_MCHID \(needed by PAYMENTS_ENABLED=1\)"):
-        _PaymentsConfig.from_env(production | {"PAYMENTS_ENABLED": "1"})
-    cfg = _PaymentsConfig.from_env(production | {"PAYMENTS_ENABLED": "1", "WECHATPAY_MCHID": "19"})
-    assert cfg.as_flask_config()["WECHATPAY_MCHID"] == "19"
+    assert Config.from_env(production).WECHATPAY_MCHID == ""  # payments off: not needed
+    assert Config.from_env({"WECHATPAY_ENABLED": "1"}).WECHATPAY_ENABLED is True  # locally
+    for missing in WECHATPAY_FILES:
+        partial = {k: v for k, v in WECHATPAY_FILES.items() if k != missing}
+        with pytest.raises(ConfigError, match=rf"{missing} \(needed by WECHATPAY_ENABLED=1\)"):
+            Config.from_env(production | partial | {"WECHATPAY_ENABLED": "1"})
+    cfg = Config.from_env(production | WECHATPAY_FILES | {"WECHATPAY_ENABLED": "1"})
+    assert cfg.as_flask_config()["WECHATPAY_MCHID"] == "1900000109"
+
+
+def test_dev_payments_are_off_in_production():
+    production = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "s" * 32,
+        "DATABASE_URL": "postgres://db/nongjia",
+        "PII_ENCRYPTION_KEY": "k" * 44,
+        "WECHAT_APPID": "wx1",
+        "WECHAT_SECRET": "x",
+        "DEV_PAYMENTS_ENABLED": "1",
+    }
+    assert Config.from_env(production).DEV_PAYMENTS_ENABLED is False
+    assert Config.from_env({}).DEV_PAYMENTS_ENABLED is True
 
 
 # --- the README's configuration table -----------------------------------------------------------

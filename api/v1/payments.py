@@ -1,0 +1,43 @@
+"""WeChat Pay's notifications. WeChat is the client here: it gets WeChat's answers (204 when
+taken; 401 ``{"code": "FAIL"}`` when the message cannot be verified, and it sends it again)."""
+
+import logging
+
+from flask import Response, jsonify, request
+
+from api.blueprint import Blueprint
+from api.schemas.orders import WeChatAnswerOut
+from services import payments
+from wechat import errors as wx
+
+log = logging.getLogger(__name__)
+
+blp = Blueprint("payments", __name__, url_prefix="/api/v1", description="微信支付通知")
+
+
+def _take(kind: str) -> Response:
+    try:
+        payments.handle_wechat_notification(dict(request.headers), request.get_data())
+    except wx.NotificationRejected as exc:
+        # Logged, never applied: a forged or stale message changes nothing.
+        log.warning("WeChat Pay %s notification refused: %s", kind, exc.reason)
+        answer = jsonify({"code": "FAIL", "message": "验签失败"})
+        answer.status_code = 401
+        return answer
+    return Response(status=204)
+
+
+@blp.route("/payments/wechat/notify", methods=["POST"])
+@blp.response(204, description="taken (a duplicate is taken too, and changes nothing)")
+@blp.alt_response(401, schema=WeChatAnswerOut, description="signature, key id or time refused")
+def payment_notify():
+    """TRANSACTION.SUCCESS notifications: verified, decrypted, checked against the order."""
+    return _take("payment")
+
+
+@blp.route("/payments/wechat/refund-notify", methods=["POST"])
+@blp.response(204, description="taken (a duplicate is taken too, and changes nothing)")
+@blp.alt_response(401, schema=WeChatAnswerOut, description="signature, key id or time refused")
+def refund_notify():
+    """REFUND.* notifications, handled with the same checks."""
+    return _take("refund")

@@ -1,0 +1,107 @@
+"""Many buyers, the last units of one SKU, at the same instant: exactly as many orders as there
+were units, stock never below zero, no 5xx. The app runs under gunicorn (several worker
+processes, several threads each) against the test run's own database, SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.api.test_server_limits import _free_port, _wait_ready
+from tests.shopping import Shopping
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+UNITS = 5
+BUYERS = 24
+
+
+@pytest.fixture
+def server(app, tmp_path):
+    port = _free_port()
+    env = os.environ | {
+        "INSTANCE_PATH": str(tmp_path),
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "3",
+        "GUNICORN_THREADS": "4",
+        "RATELIMIT_ENABLED": "0",
+        "FLASK_APP": "wsgi:app",
+    }
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [BIN / "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_ready(process, port, log)
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _order(port: int, token: str, body: dict) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(
+        "POST",
+        "/api/v1/orders",
+        body=json.dumps(body),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": uuid.uuid4().hex,
+        },
+    )
+    response = conn.getresponse()
+    payload = json.loads(response.read() or b"{}")
+    conn.close()
+    return response.status, payload
+
+
+def test_the_last_units_are_sold_exactly_once(world, catalog, client, server):
+    shopping = Shopping(world, catalog, client)
+    offer = shopping.offer(stock=UNITS)
+    sku = offer.sku_ids[0]
+    buyers = [shopping.buyer() for _ in range(BUYERS)]
+    start = threading.Barrier(BUYERS)
+    answers: list[tuple[int, dict]] = []
+    lock = threading.Lock()
+
+    def buy(person, address):
+        body = {"lines": [{"sku_id": sku, "quantity": 1}], "address_id": address}
+        start.wait()
+        answer = _order(server, person.token, body)
+        with lock:
+            answers.append(answer)
+
+    threads = [threading.Thread(target=buy, args=buyer) for buyer in buyers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    statuses = sorted(status for status, _ in answers)
+    assert len(answers) == BUYERS
+    assert statuses.count(201) == UNITS, statuses
+    assert statuses.count(409) == BUYERS - UNITS, statuses
+    assert {body.get("error") for status, body in answers if status == 409} == {
+        "insufficient_stock"
+    }
+    assert shopping.stock(sku) == 0
