@@ -14,7 +14,7 @@ from stdnum.cn import ric
 from models import Household, Product, Shop, UnitPledge, User, WorkUnit, db
 from models.base import utcnow
 from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role, UnitKind
-from services import accounts, households, media, products, regions, shops, units
+from services import accounts, addresses, households, media, products, regions, shops, units
 
 COUNTY = "340323"  # 固镇县, 蚌埠市, 安徽省
 HELPER_VILLAGE = "340323101200"  # 王庄镇 西南村
@@ -75,7 +75,15 @@ def seed_demo() -> list[str]:
     helper = _wechat_user("demo-helper", "驻村干部小陈")
     accounts.grant_role(staff, user_id=helper.id, role=Role.HELPER, region_code=HELPER_VILLAGE)
     farmer = _wechat_user("demo-farmer", "李桂兰")
-    _wechat_user("demo-buyer", "食堂采购老周")
+    buyer = _wechat_user("demo-buyer", "食堂采购老周")
+    if not addresses.list_addresses(buyer):
+        addresses.add_address(
+            buyer,
+            name="周建国",
+            phone="13905520188",
+            region_code=HELPER_VILLAGE,
+            detail="村委会旁小卖部",
+        )
 
     by_registry = {}
     for registry_no, name, birth_seq, village, status, phone in DEMO_HOUSEHOLDS:

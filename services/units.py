@@ -18,10 +18,10 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import joinedload
 
 from models import Region, RoleGrant, UnitInvite, UnitPledge, User, WorkUnit, db
@@ -384,14 +384,34 @@ class UnitTotals:
     bought_fen: int
 
 
-def unit_totals(unit_id: int, year: int) -> UnitTotals:
-    """The unit's purchases in the year (Beijing time, once orders define it).
+# Pledges are years of the Chinese calendar: an order paid at 23:30 UTC on 31 December
+# counts toward the next year.
+_BEIJING = timezone(timedelta(hours=8))
 
-    The seam for the orders change: until orders exist nothing has been bought, so this
-    answers 0; that change sums the unit's paid (and not refunded) orders here, and every
-    reader of a pledge follows.
-    """
-    return UnitTotals(unit_id=unit_id, year=year, bought_fen=0)
+
+def unit_totals(unit_id: int, year: int) -> UnitTotals:
+    """What the unit bought in the year (Beijing time): its orders paid that year, less what
+    was refunded of them (a cancelled or rejected part does not count toward a pledge)."""
+    from models import Order, Refund  # orders are built on units, not the other way round
+    from models.enums import RefundState
+
+    start = datetime(year, 1, 1, tzinfo=_BEIJING)
+    end = datetime(year + 1, 1, 1, tzinfo=_BEIJING)
+    paid = select(Order.id).where(
+        Order.unit_id == unit_id,
+        Order.paid_at.is_not(None),
+        Order.paid_at >= start,
+        Order.paid_at < end,
+    )
+    bought = db.session.scalar(
+        select(func.coalesce(func.sum(Order.total_fen), 0)).where(Order.id.in_(paid))
+    )
+    refunded = db.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
+            Refund.order_id.in_(paid), Refund.state == RefundState.SUCCEEDED
+        )
+    )
+    return UnitTotals(unit_id=unit_id, year=year, bought_fen=int(bought) - int(refunded))
 
 
 @dataclass(frozen=True)

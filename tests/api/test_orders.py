@@ -396,3 +396,45 @@ def test_a_helper_needs_the_handle_orders_consent_to_see_shop_orders(shopping, c
     world.consent(household, helper, ConsentPurpose.HANDLE_ORDERS)
     assert client.get(url, headers=helper.headers).status_code == 200
     assert_error(client.get(url, headers=world.user().headers), 404)
+
+
+def test_a_unit_s_paid_orders_count_toward_its_pledge(shopping, units, client):
+    offer = shopping.offer()
+    unit_id, admin = units.verified()
+    admin, address = shopping.buyer(admin)
+    year = utcnow().astimezone().year
+    client.put(
+        f"{API}/units/{unit_id}/pledges/{year}", json={"amount_fen": 100_000}, headers=admin.headers
+    )
+    paid = shopping.order(admin, address, [(offer.sku_ids[0], 2)], unit_id=unit_id)
+    shopping.pay_dev(admin, paid["id"])
+    shopping.order(admin, address, [(offer.sku_ids[0], 1)], unit_id=unit_id)  # not paid
+    refunded = shopping.order(admin, address, [(offer.sku_ids[1], 1)], unit_id=unit_id)
+    shopping.pay_dev(admin, refunded["id"])
+    client.post(f"{API}/orders/{refunded['id']}/cancel", json={}, headers=admin.headers)
+    pledges = client.get(f"{API}/units/{unit_id}/pledges", headers=admin.headers).json
+    [this_year] = [p for p in pledges["items"] if p["year"] == year]
+    assert this_year["bought_fen"] == paid["total_fen"]
+
+
+def test_a_shop_order_can_be_refunded_on_its_own(shopping, app):
+    from models import ShopOrder
+    from services import payments
+    from tests.factories import VILLAGE_B
+
+    first, second = shopping.offer(), shopping.offer(village=VILLAGE_B)
+    buyer, address = shopping.buyer()
+    order = shopping.order(buyer, address, [(first.sku_ids[0], 1), (second.sku_ids[0], 2)])
+    shopping.pay_dev(buyer, order["id"])
+    with app.app_context():
+        rejected = db.session.get(ShopOrder, order["shop_orders"][1]["id"])
+        refund = payments.refund_shop_order(rejected, reason="农户无法供货")
+        db.session.commit()
+        payments.send_pending_refunds(rejected.order)
+        assert refund.amount_fen == rejected.total_fen == 2 * 4500
+        assert payments.refund_shop_order(rejected, reason="again") is None  # once
+        db.session.refresh(rejected)
+        assert rejected.refund_status == "refunded"
+        kept = db.session.get(ShopOrder, order["shop_orders"][0]["id"])
+        assert kept.refund_status == "none"
+        assert kept.order.refund_status == "refunded"
