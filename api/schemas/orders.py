@@ -266,7 +266,7 @@ AnomalyListOut = page_of(AnomalyOut, "AnomalyListOut")
 
 
 class WeChatAnswerOut(Schema):
-    """What WeChat Pay expects when a notification is refused (it sends it again later)."""
+    """What WeChat Pay reads from our answer to a notification (FAIL: it sends it again)."""
 
-    code = fields.String(required=True, metadata={"description": "FAIL"})
+    code = fields.String(required=True, metadata={"description": "SUCCESS or FAIL"})
     message = fields.String(required=True)

@@ -1,5 +1,6 @@
-"""WeChat Pay's notifications. WeChat is the client here: it gets WeChat's answers (204 when
-taken; 401 ``{"code": "FAIL"}`` when the message cannot be verified, and it sends it again)."""
+"""WeChat Pay's notifications. WeChat is the client here and gets WeChat's answers: 200
+``{"code": "SUCCESS"}`` when the message is taken (applied, a duplicate, or recorded as an
+anomaly for staff); 401 ``{"code": "FAIL"}`` when it cannot be verified (WeChat sends it again)."""
 
 import logging
 
@@ -24,11 +25,11 @@ def _take(kind: str) -> Response:
         answer = jsonify({"code": "FAIL", "message": "验签失败"})
         answer.status_code = 401
         return answer
-    return Response(status=204)
+    return jsonify({"code": "SUCCESS", "message": "成功"})
 
 
 @blp.route("/payments/wechat/notify", methods=["POST"])
-@blp.response(204, description="taken (a duplicate is taken too, and changes nothing)")
+@blp.response(200, WeChatAnswerOut, description="taken (a duplicate too: it changes nothing)")
 @blp.alt_response(401, schema=WeChatAnswerOut, description="signature, key id or time refused")
 def payment_notify():
     """TRANSACTION.SUCCESS notifications: verified, decrypted, checked against the order."""
@@ -36,7 +37,7 @@ def payment_notify():
 
 
 @blp.route("/payments/wechat/refund-notify", methods=["POST"])
-@blp.response(204, description="taken (a duplicate is taken too, and changes nothing)")
+@blp.response(200, WeChatAnswerOut, description="taken (a duplicate too: it changes nothing)")
 @blp.alt_response(401, schema=WeChatAnswerOut, description="signature, key id or time refused")
 def refund_notify():
     """REFUND.* notifications, handled with the same checks."""
