@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Model, TimestampMixin, str_enum, utcnow
@@ -16,6 +16,27 @@ class Payment(TimestampMixin, Model):
     recorded by staff, or the local dev method."""
 
     __tablename__ = "payments"
+    __table_args__ = (
+        # The same money (a WeChat transaction, a bank reference) is recorded once, however
+        # many times and however concurrently it is told.
+        Index(
+            "uq_payments_succeeded_external_id",
+            "method",
+            "external_id",
+            unique=True,
+            sqlite_where=text("status = 'succeeded'"),
+            postgresql_where=text("status = 'succeeded'"),
+        ),
+        # One payment being prepared per order and method (a second pay request reuses it).
+        Index(
+            "uq_payments_pending_order_method",
+            "order_id",
+            "method",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)

@@ -16,16 +16,18 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from models import Address, Order, OrderLine, Product, Shop, ShopOrder, Sku, User, WorkUnit, db
 from models.base import sa_table, utcnow
-from models.enums import ConsentPurpose, OrderStatus, ProductStatus, Role, ShopOrderStatus
+from models.enums import ConsentPurpose, OrderStatus, ProductStatus, Role
 from services import access, audit, cursors, lifecycle, lifecycles, payments, units
 from services import idempotency as idempotency_service
 from services.error_codes import CommonError, HouseholdError, OrderError, PaymentError, UnitError
 from services.idempotency import Idempotency
 
 MAX_LINES = 1000
+MAX_SHOPS = 50
 MAX_QUANTITY = 9999
 # ¥1,000,000: far above any canteen order, far below what an integer column holds.
 MAX_ORDER_FEN = 100_000_000
@@ -61,6 +63,10 @@ def place_order(
     elif invoice:
         raise OrderError.INVOICE_NEEDS_UNIT(errors={"invoice": ["个人订单不开发票"]})
     skus = _skus_for_sale(lines)
+    shops = {sku.shop_id for sku in skus.values()}
+    if len(shops) > MAX_SHOPS:
+        # WeChat Pay refunds a transaction in at most 50 parts, one per ShopOrder.
+        raise OrderError.ORDER_TOO_LARGE(errors={"lines": [f"一单最多 {MAX_SHOPS} 家店铺"]})
     goods_fen = sum(skus[line.sku_id].price_fen * line.quantity for line in lines)
     if goods_fen > MAX_ORDER_FEN:
         raise OrderError.ORDER_TOO_LARGE(
@@ -70,8 +76,12 @@ def place_order(
 
     # The write transaction starts here. Stock is taken last, just before the commit, so
     # a SKU's row lock (PostgreSQL) is held for as short a time as possible.
-    order = _write_order(buyer_id, lines, skus, snapshot, unit_id, note, invoice)
-    idempotency_service.remember(buyer_id, idempotency, order.id)
+    try:
+        order = _write_order(buyer_id, lines, skus, snapshot, unit_id, note, invoice)
+        idempotency_service.remember(buyer_id, idempotency, order.id)
+        db.session.flush()
+    except IntegrityError:
+        return _the_earlier_order(actor, idempotency)
     audit.record(actor, "order.place", "order", order.id, total_fen=order.total_fen)
     if not _take_stock(lines):
         db.session.rollback()
@@ -79,14 +89,18 @@ def place_order(
     try:
         db.session.commit()
     except IntegrityError:
-        # A concurrent request with the same key won: its order is the answer (ours is undone,
-        # stock included).
-        db.session.rollback()
-        earlier = idempotency_service.find(actor, idempotency)
-        if earlier is None:
-            raise
-        return _order(earlier)
+        return _the_earlier_order(actor, idempotency)
     return order
+
+
+def _the_earlier_order(actor: User, idempotency: Idempotency) -> Order:
+    """A concurrent request with the same key won: its order is the answer (ours is undone,
+    stock included)."""
+    db.session.rollback()
+    earlier = idempotency_service.find(actor, idempotency)
+    if earlier is None:
+        raise CommonError.CONFLICT()
+    return _order(earlier)
 
 
 def _refuse_duplicate_lines(lines: list[Line]) -> None:
@@ -346,9 +360,14 @@ def list_shop_orders(
     staff = access.is_staff_of(actor, shop.county_code) or access.is_platform_admin(actor)
     if not staff:
         access.act_for(actor, shop.household, ConsentPurpose.HANDLE_ORDERS)
-    query = select(ShopOrder).where(ShopOrder.shop_id == shop.id)
-    # Unpaid orders are not the farmer's business yet: nothing to prepare until paid.
-    query = query.where(ShopOrder.status != ShopOrderStatus.PENDING_PAYMENT)
+    # Orders never paid are not the household's business (nor the buyer's address theirs):
+    # nothing to prepare until paid.
+    query = (
+        select(ShopOrder)
+        .join(Order, Order.id == ShopOrder.order_id)
+        .where(ShopOrder.shop_id == shop.id, Order.paid_at.is_not(None))
+        .options(selectinload(ShopOrder.order))
+    )
     if cursor:
         (last_id,) = cursors.decode(cursor, cursors.row_id)
         query = query.where(ShopOrder.id < last_id)
@@ -426,9 +445,19 @@ def _release(order: Order, to: OrderStatus, *, actor: User | None, reason: str =
     action = "cancel" if to == OrderStatus.CANCELLED else "expire"
     row = lifecycle.check(lifecycles.ORDER, order, action)
     closed = {"cancelled_at": utcnow()} if to == OrderStatus.CANCELLED else {}
+    still = [Order.id == order.id, Order.status == row.source]
+    if to == OrderStatus.EXPIRED:
+        # Not an order a unit was just promised more time to pay by transfer.
+        wait = timedelta(days=current_app.config["TRANSFER_WAIT_DAYS"])
+        still.append(
+            or_(
+                Order.transfer_announced_at.is_(None),
+                Order.transfer_announced_at <= utcnow() - wait,
+            )
+        )
     moved = db.session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.status == row.source)
+        .where(*still)
         .values(status=to, updated_at=utcnow(), **closed)
         .execution_options(synchronize_session=False)
     )

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from models import Order, Payment, PaymentAnomaly, Refund, ShopOrder, User, db
 from models.base import utcnow
@@ -78,10 +79,12 @@ def _wechat_prepay(actor: User, order: Order) -> dict:
         raise PaymentError.METHOD_UNAVAILABLE(errors={"method": ["wechat"]})
     if not actor.openid:
         raise PaymentError.WECHAT_IDENTITY_REQUIRED()
-    payment = _pending_payment(order, PaymentMethod.WECHAT)
+    # Read only, before WeChat is called: on SQLite a write here would hold the database's
+    # write lock through the HTTP call, and every other buyer would wait behind it.
+    payment = _find_pending(order, PaymentMethod.WECHAT)
     now = utcnow()
     client = wechat_pay_client()
-    if payment.prepay_id is None or (payment.prepay_expires_at or now) <= now:
+    if payment is None or payment.prepay_id is None or (payment.prepay_expires_at or now) <= now:
         try:
             # The same out_trade_no with the same amount gives the same prepay: asking again
             # after a lost answer never makes a second charge.
@@ -96,10 +99,14 @@ def _wechat_prepay(actor: User, order: Order) -> dict:
         except wx.PayError as exc:
             log.warning("prepay for order %s failed: %s", order.id, exc)
             raise PaymentError.PAYMENT_UNAVAILABLE() from None
+        payment = _pending_payment(order, PaymentMethod.WECHAT)
         payment.prepay_id, payment.prepay_expires_at = prepay_id, now + PREPAY_LIFETIME
         payment.payer_openid = actor.openid
-        order.payment_method = PaymentMethod.WECHAT
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()  # a concurrent request recorded the same prepay
+        return client.pay_params(prepay_id)
     return client.pay_params(payment.prepay_id)
 
 
@@ -107,14 +114,18 @@ def payment_no(order: Order) -> str:
     return order.out_trade_no or out_trade_no(order)
 
 
-def _pending_payment(order: Order, method: PaymentMethod) -> Payment:
-    payment = db.session.scalar(
+def _find_pending(order: Order, method: PaymentMethod) -> Payment | None:
+    return db.session.scalar(
         select(Payment).where(
             Payment.order_id == order.id,
             Payment.method == method,
             Payment.status == PaymentStatus.PENDING,
         )
     )
+
+
+def _pending_payment(order: Order, method: PaymentMethod) -> Payment:
+    payment = _find_pending(order, method)
     if payment is None:
         payment = Payment(order_id=order.id, method=method, amount_fen=order.total_fen)
         db.session.add(payment)
@@ -143,11 +154,23 @@ def _announce_transfer(actor: User, order: Order) -> dict:
 
     if not (order.buyer_id == actor.id or units.is_admin(actor, order.unit_id)):
         raise CommonError.FORBIDDEN()
+    if not current_app.config["TRANSFER_PAYEE_ACCOUNT"]:
+        raise PaymentError.METHOD_UNAVAILABLE(errors={"method": ["未设置收款账户"]})
     if order.transfer_announced_at is None:
-        order.transfer_announced_at = utcnow()
-        order.payment_method = PaymentMethod.TRANSFER
+        # Conditional: an order the expiry job (or a payment) took meanwhile is not promised
+        # seven more days.
+        announced = db.session.execute(
+            update(Order)
+            .where(Order.id == order.id, Order.status == OrderStatus.PENDING_PAYMENT)
+            .values(transfer_announced_at=utcnow(), payment_method=PaymentMethod.TRANSFER)
+            .execution_options(synchronize_session=False)
+        )
+        if announced.rowcount != 1:  # type: ignore[attr-defined]
+            db.session.rollback()
+            raise CommonError.INVALID_STATE(errors={"state": ["closed"], "action": ["pay"]})
         audit.record(actor, "order.announce_transfer", "order", order.id)
         db.session.commit()
+        db.session.refresh(order)
     return transfer_instructions(order)
 
 
@@ -237,14 +260,7 @@ def record_paid(
         return _anomaly(
             "amount_mismatch", order, trade_no, paid=amount_fen, expected=order.total_fen
         )
-    already = db.session.scalar(
-        select(Payment).where(
-            Payment.order_id == order.id,
-            Payment.status == PaymentStatus.SUCCEEDED,
-            Payment.external_id == external_id,
-        )
-    )
-    if already is not None:
+    if _recorded(order.id, method, external_id):
         return Outcome(changed=False)  # the same money, told again
     now = paid_at or utcnow()
     moved = db.session.execute(
@@ -253,28 +269,72 @@ def record_paid(
         .values(status=OrderStatus.PAID, paid_at=now, payment_method=method, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        # The order moved first. Asked again now, after the winner's commit (SQLite: this
+        # UPDATE took the write lock; PostgreSQL: it waited on the row lock): the same money
+        # told twice at once is a duplicate, and changes nothing.
+        if _recorded(order.id, method, external_id):
+            db.session.rollback()
+            return Outcome(changed=False)
+        return _money_for_a_closed_order(order, trade_no, method, amount_fen, external_id, now)
     payment = _pending_payment(order, method)
     payment.status, payment.succeeded_at = PaymentStatus.SUCCEEDED, now
     payment.external_id, payment.amount_fen = external_id, amount_fen
     payment.payer_openid = payer_openid or payment.payer_openid
     payment.recorded_by_id = recorded_by.id if recorded_by else None
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        # Paid, but the order was cancelled or had expired (or was paid another way): the money
-        # goes back, and staff see why.
-        db.session.refresh(order)
-        db.session.add(_anomaly_row("paid_after_close", order, trade_no, status=order.status))
-        _refund(order, None, amount_fen, method, reason="订单已关闭，退回款项")
-        db.session.commit()
-        send_pending_refunds(order)
-        return Outcome(changed=False, anomaly="paid_after_close")
     db.session.refresh(order)
     for shop_order in order.shop_orders:
         lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, "pay", actor=recorded_by)
     audit.record(
         recorded_by, "order.pay", "order", order.id, method=method.value, amount_fen=amount_fen
     )
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The unique index on succeeded payments: the same money, recorded concurrently.
+        db.session.rollback()
+        return Outcome(changed=False)
     return Outcome(changed=True)
+
+
+def _recorded(order_id: int, method: PaymentMethod, external_id: str) -> bool:
+    return (
+        db.session.scalar(
+            select(Payment.id).where(
+                Payment.order_id == order_id,
+                Payment.method == method,
+                Payment.status == PaymentStatus.SUCCEEDED,
+                Payment.external_id == external_id,
+            )
+        )
+        is not None
+    )
+
+
+def _money_for_a_closed_order(order, trade_no, method, amount_fen, external_id, now) -> Outcome:
+    """Money arrived for an order that was cancelled, had expired, or was paid another way:
+    recorded, and sent back; staff see why."""
+    db.session.refresh(order)
+    kind = "double_payment" if order.status == OrderStatus.PAID else "paid_after_close"
+    db.session.add(
+        Payment(
+            order_id=order.id,
+            method=method,
+            amount_fen=amount_fen,
+            status=PaymentStatus.SUCCEEDED,
+            external_id=external_id,
+            succeeded_at=now,
+        )
+    )
+    db.session.add(_anomaly_row(kind, order, trade_no, status=order.status))
+    _refund(order, None, amount_fen, method, reason="订单已关闭，退回款项")
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return Outcome(changed=False)  # recorded by a concurrent twin
+    send_pending_refunds(order)
+    return Outcome(changed=False, anomaly=kind)
 
 
 def _anomaly_row(kind: str, order: Order | None, trade_no: str | None, **detail) -> PaymentAnomaly:
@@ -378,20 +438,63 @@ def apply_transaction(transaction) -> Outcome:
 def refund_order(order: Order, *, reason: str) -> None:
     """Every paid ShopOrder of a cancelled order gets its refund (in the caller's transaction;
     ``send_pending_refunds`` asks WeChat after the commit)."""
+    method = _paid_method(order)
     for shop_order in order.shop_orders:
-        if shop_order.refund_status == RefundStatus.NONE:
-            _refund(order, shop_order, shop_order.total_fen, order.payment_method, reason=reason)
+        if _claim_refund(shop_order):
+            _refund(order, shop_order, shop_order.total_fen, method, reason=reason)
 
 
-def refund_shop_order(shop_order: ShopOrder, *, reason: str) -> Refund | None:
-    """Exactly one ShopOrder's part back (a farmer rejects it, inspection fails it)."""
+def refund_shop_order(shop_order: ShopOrder, *, reason: str, actor: User | None = None):
+    """Exactly one ShopOrder's part back (a farmer rejects it, inspection fails it): the
+    ShopOrder is cancelled (nothing to prepare any more) and its money refunded, once."""
     order = shop_order.order
-    if shop_order.refund_status != RefundStatus.NONE or order.status != OrderStatus.PAID:
+    if order.status != OrderStatus.PAID or not _claim_refund(shop_order):
         return None
-    return _refund(order, shop_order, shop_order.total_fen, order.payment_method, reason=reason)
+    lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, "cancel", actor=actor, reason=reason)
+    return _refund(order, shop_order, shop_order.total_fen, _paid_method(order), reason=reason)
 
 
-def _refund(order, shop_order, amount_fen, method, *, reason) -> Refund:
+def _claim_refund(shop_order: ShopOrder) -> bool:
+    """Take the ShopOrder's refund with one conditional UPDATE: of concurrent callers (a cancel
+    and a rejection), exactly one refunds it."""
+    claimed = db.session.execute(
+        update(ShopOrder)
+        .where(ShopOrder.id == shop_order.id, ShopOrder.refund_status == RefundStatus.NONE)
+        .values(refund_status=RefundStatus.PENDING)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(shop_order, ["refund_status"])
+    return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+
+def _paid_method(order: Order) -> PaymentMethod:
+    """How the order's money came in: the succeeded payment says, not the method last asked
+    for (a buyer may have asked for WeChat, then the unit paid by transfer)."""
+    method = db.session.scalar(
+        select(Payment.method)
+        .where(Payment.order_id == order.id, Payment.status == PaymentStatus.SUCCEEDED)
+        .order_by(Payment.id)
+    )
+    return method or order.payment_method or PaymentMethod.WECHAT
+
+
+def _refund(order, shop_order, amount_fen, method, *, reason) -> Refund | None:
+    """A refund row (pending), unless it would send back more than came in: then an anomaly."""
+    paid = db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_fen), 0)).where(
+            Payment.order_id == order.id, Payment.status == PaymentStatus.SUCCEEDED
+        )
+    )
+    owed = db.session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
+            Refund.order_id == order.id, Refund.state != RefundState.FAILED
+        )
+    )
+    if (owed or 0) + amount_fen > (paid or 0):
+        db.session.add(
+            _anomaly_row("refund_exceeds_payment", order, order.out_trade_no, asked=amount_fen)
+        )
+        return None
     refund = Refund(
         order_id=order.id,
         shop_order_id=shop_order.id if shop_order else None,
@@ -403,8 +506,6 @@ def _refund(order, shop_order, amount_fen, method, *, reason) -> Refund:
     db.session.add(refund)
     db.session.flush()
     refund.out_refund_no = out_refund_no(refund.id)
-    if shop_order is not None:
-        shop_order.refund_status = RefundStatus.PENDING
     order.refund_status = RefundStatus.PENDING
     audit.record(None, "refund.create", "order", order.id, amount_fen=amount_fen, reason=reason)
     return refund
@@ -453,7 +554,11 @@ def mark_refunded(refund_no: str, *, external_id: str | None, failed: bool = Fal
     moved = db.session.execute(
         update(Refund)
         .where(Refund.id == refund.id, Refund.state == RefundState.PENDING)
-        .values(state=target, external_id=external_id, succeeded_at=utcnow())
+        .values(
+            state=target,
+            external_id=external_id,
+            succeeded_at=None if failed else utcnow(),
+        )
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -474,14 +579,16 @@ def _settle_refund_status(order: Order, refund: Refund) -> None:
         shop_order = db.session.get(ShopOrder, refund.shop_order_id)
         if shop_order is not None:
             shop_order.refund_status = RefundStatus.REFUNDED
-    still_pending = db.session.scalar(
+    # The order is refunded when every one of its refunds succeeded (a failed one is staff's
+    # to follow up, and keeps it pending).
+    unfinished = db.session.scalar(
         select(Refund.id).where(
             Refund.order_id == order.id,
-            Refund.state == RefundState.PENDING,
+            Refund.state != RefundState.SUCCEEDED,
             Refund.id != refund.id,
         )
     )
-    if still_pending is None:
+    if unfinished is None:
         order.refund_status = RefundStatus.REFUNDED
 
 

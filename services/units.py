@@ -391,7 +391,7 @@ _BEIJING = timezone(timedelta(hours=8))
 
 def unit_totals(unit_id: int, year: int) -> UnitTotals:
     """What the unit bought in the year (Beijing time): its orders paid that year, less what
-    was refunded of them (a cancelled or rejected part does not count toward a pledge)."""
+    is being or was refunded of them (a cancelled or rejected part does not count)."""
     from models import Order, Refund  # orders are built on units, not the other way round
     from models.enums import RefundState
 
@@ -406,12 +406,13 @@ def unit_totals(unit_id: int, year: int) -> UnitTotals:
     bought = db.session.scalar(
         select(func.coalesce(func.sum(Order.total_fen), 0)).where(Order.id.in_(paid))
     )
+    # A refund asked for (pending) counts as given back: a cancelled part is not bought.
     refunded = db.session.scalar(
         select(func.coalesce(func.sum(Refund.amount_fen), 0)).where(
-            Refund.order_id.in_(paid), Refund.state == RefundState.SUCCEEDED
+            Refund.order_id.in_(paid), Refund.state != RefundState.FAILED
         )
     )
-    return UnitTotals(unit_id=unit_id, year=year, bought_fen=int(bought) - int(refunded))
+    return UnitTotals(unit_id=unit_id, year=year, bought_fen=(bought or 0) - (refunded or 0))
 
 
 @dataclass(frozen=True)

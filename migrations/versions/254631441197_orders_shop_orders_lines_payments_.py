@@ -230,6 +230,20 @@ def upgrade():
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payments_external_id"), ["external_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_payments_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(
+            "uq_payments_succeeded_external_id",
+            ["method", "external_id"],
+            unique=True,
+            sqlite_where=sa.text("status = 'succeeded'"),
+            postgresql_where=sa.text("status = 'succeeded'"),
+        )
+        batch_op.create_index(
+            "uq_payments_pending_order_method",
+            ["order_id", "method"],
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        )
 
     op.create_table(
         "shop_orders",
@@ -451,6 +465,8 @@ def downgrade():
 
     op.drop_table("shop_orders")
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index("uq_payments_pending_order_method")
+        batch_op.drop_index("uq_payments_succeeded_external_id")
         batch_op.drop_index(batch_op.f("ix_payments_order_id"))
         batch_op.drop_index(batch_op.f("ix_payments_external_id"))
 

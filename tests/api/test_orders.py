@@ -321,6 +321,10 @@ def test_a_unit_pays_by_transfer_recorded_by_county_staff(shopping, units, clien
     unit_id, admin = units.verified()
     admin, address = shopping.buyer(admin)
     order = shopping.order(admin, address, [(offer.sku_ids[0], 2)], unit_id=unit_id)
+    without_payee = client.post(
+        f"{API}/orders/{order['id']}/pay", json={"method": "transfer"}, headers=admin.headers
+    )
+    assert_error(without_payee, 422, "payment_method_unavailable")
     app.config.update(
         TRANSFER_PAYEE_NAME="固镇县农家微店运营中心",
         TRANSFER_PAYEE_BANK="农业银行固镇支行",
@@ -352,6 +356,7 @@ def test_a_unit_pays_by_transfer_recorded_by_county_staff(shopping, units, clien
         headers=offer.staff.headers,
     )
     assert_error(again, 409, "already_paid")
+    app.config.update(TRANSFER_PAYEE_ACCOUNT="")
 
 
 def test_transfer_is_for_unit_orders_and_recorded_by_the_county(shopping, client, world):
@@ -435,6 +440,54 @@ def test_a_shop_order_can_be_refunded_on_its_own(shopping, app):
         assert payments.refund_shop_order(rejected, reason="again") is None  # once
         db.session.refresh(rejected)
         assert rejected.refund_status == "refunded"
+        assert rejected.status == "cancelled"  # nothing left to prepare
         kept = db.session.get(ShopOrder, order["shop_orders"][0]["id"])
         assert kept.refund_status == "none"
         assert kept.order.refund_status == "refunded"
+
+
+def test_the_household_never_sees_orders_that_were_never_paid(shopping, client, app):
+    offer = shopping.offer()
+    buyer, address = shopping.buyer()
+    cancelled = shopping.order(buyer, address, [(offer.sku_ids[0], 1)])
+    client.post(f"{API}/orders/{cancelled['id']}/cancel", json={}, headers=buyer.headers)
+    expired = shopping.order(buyer, address, [(offer.sku_ids[0], 1)])
+    with app.app_context():
+        orders_service.expire_orders(now=utcnow() + timedelta(hours=1))
+    paid = shopping.order(buyer, address, [(offer.sku_ids[0], 1)])
+    shopping.pay_dev(buyer, paid["id"])
+    seen = client.get(f"{API}/shops/{offer.shop_id}/orders", headers=offer.farmer.headers).json
+    assert [s["order_id"] for s in seen["items"]] == [paid["id"]]
+    assert expired["id"] not in [s["order_id"] for s in seen["items"]]
+
+
+def test_concurrent_retries_with_one_key_make_one_order(shopping, app):
+    import threading
+
+    offer = shopping.offer(stock=10)
+    buyer, address = shopping.buyer()
+    start = threading.Barrier(4)
+    answers = []
+
+    def place():
+        start.wait()
+        client = app.test_client()
+        answers.append(
+            client.post(
+                f"{API}/orders",
+                json={
+                    "lines": [{"sku_id": offer.sku_ids[0], "quantity": 2}],
+                    "address_id": address,
+                },
+                headers=buyer.headers | {"Idempotency-Key": "same-key"},
+            )
+        )
+
+    threads = [threading.Thread(target=place) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(a.status_code for a in answers) == [201] * 4
+    assert len({a.json["id"] for a in answers}) == 1
+    assert shopping.stock(offer.sku_ids[0]) == 8

@@ -133,6 +133,41 @@ def test_concurrent_duplicate_notifications_change_the_order_once(app, pay, plac
     assert statuses == [200] * 6
     assert order_row(app, order["id"]).status == "paid"
     assert len(audit_rows(app, "order.pay")) == 1
+    # The same money told six times at once: no refund, no anomaly, one payment.
+    assert count_rows(app, Refund) == 0
+    assert count_rows(app, PaymentAnomaly) == 0
+    with app.app_context():
+        from models import Payment
+
+        assert [p.status for p in db.session.query(Payment)] == ["succeeded"]
+
+
+def test_the_buyer_asking_while_the_notification_lands_pays_once(app, pay, placed):
+    _, buyer, order = placed
+    app.test_client().post(
+        f"{API}/orders/{order['id']}/pay", json={"method": "wechat"}, headers=buyer.headers
+    )
+    no = trade_no(app, order["id"])
+    pay.pay(no)
+    headers, body = pay.notification("good", out_trade_no=no)
+    start = threading.Barrier(4)
+
+    def notify():
+        start.wait()
+        app.test_client().post(NOTIFY, data=body, headers=headers)
+
+    def ask():
+        start.wait()
+        app.test_client().post(f"{API}/orders/{order['id']}/payment-status", headers=buyer.headers)
+
+    threads = [threading.Thread(target=t) for t in (notify, ask, notify, ask)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert order_row(app, order["id"]).status == "paid"
+    assert count_rows(app, Refund) == 0
+    assert count_rows(app, PaymentAnomaly) == 0
 
 
 @pytest.mark.parametrize(
