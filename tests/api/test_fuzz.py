@@ -54,7 +54,16 @@ from services.errors import InvalidInput
 from services.regions import SEED_FILE
 from services.uscc import ALPHABET as USCC_ALPHABET
 from services.uscc import check_character, normalise_uscc
-from tests.factories import SANGZHI, SANGZHI_VILLAGE, VILLAGE_A, VILLAGE_B, Catalog, World
+from tests.factories import (
+    SANGZHI,
+    SANGZHI_VILLAGE,
+    VILLAGE_A,
+    VILLAGE_B,
+    Catalog,
+    Units,
+    World,
+    valid_uscc,
+)
 
 pytestmark = pytest.mark.fuzz
 
@@ -295,12 +304,18 @@ def seed_world(app) -> FuzzWorld:
         Role.PLATFORM_ADMIN.value: world.admin(),
         Role.HELPER.value: helper,
         Role.BUYER.value: world.user("买家"),
-        # Work units and stations have no tables yet: their grants carry a bare id.
-        Role.UNIT_ADMIN.value: world.grant(world.user("单位采购"), Role.UNIT_ADMIN, unit_id=1),
+        # Stations have no table yet: their grants carry a bare id.
         Role.STATION_OPERATOR.value: world.grant(
             world.user("服务站"), Role.STATION_OPERATOR, station_id=1
         ),
     }
+    # Work units: the unit admin's two (one verified, with a member; one waiting for review in
+    # the staff member's county), and one of another admin in another county.
+    units = Units(world)
+    unit, people[Role.UNIT_ADMIN.value] = units.verified(by=world.user("单位采购"), staff=staff)
+    unit_member = units.member(unit, people[Role.UNIT_ADMIN.value])
+    pending_unit, _ = units.register(by=people[Role.UNIT_ADMIN.value])
+    far_unit, _ = units.verified(region_code=SANGZHI, uscc=valid_uscc(county=SANGZHI))
     own = world.household(village=VILLAGE_A, by=staff)
     people[Role.FARMER.value] = world.farmer(own)
     consent = world.consent(own, helper, *ConsentPurpose, by=staff)
@@ -326,11 +341,11 @@ def seed_world(app) -> FuzzWorld:
     with app.app_context():
         product = db.session.get(Product, listed)
         sku, trace_code = product.skus[0].id, product.trace_code
-    for household_id, shop_id, consent_id, helper_id, county_staff, product_id in (
-        (own, shop, consent, helper.id, staff, listed),
-        (pending, shop, consent, helper.id, staff, listed),
-        (waiting, waiting_shop, waiting_consent, waiting_helper.id, staff, pending_product),
-        (far, far_shop, far_consent, far_helper.id, far_staff, listed),
+    for household_id, shop_id, consent_id, helper_id, county_staff, product_id, unit_id in (
+        (own, shop, consent, helper.id, staff, listed, unit),
+        (pending, shop, consent, helper.id, staff, listed, pending_unit),
+        (waiting, waiting_shop, waiting_consent, waiting_helper.id, staff, pending_product, unit),
+        (far, far_shop, far_consent, far_helper.id, far_staff, listed, far_unit),
     ):
         fuzz.bundles.append(
             {
@@ -344,6 +359,9 @@ def seed_world(app) -> FuzzWorld:
                 "trace_code": trace_code,
                 "address_id": address_id,
                 "order_id": order_id,
+                "unit_id": unit_id,
+                "user_id": unit_member.id,
+                "year": 2026,
             }
         )
     assert len(fuzz.bundles) == BUNDLES

@@ -793,8 +793,17 @@ def test_grants_of_units_that_never_existed_go_with_their_tokens(migrate_app):
     upgrade(revision=BEFORE_UNITS)
     regions.import_regions()
     buyer, _, _ = accounts.login_dev(openid="unit-buyer")
-    accounts.grant_role(None, user_id=buyer.id, role=Role.UNIT_ADMIN, unit_id=5)
-    accounts.grant_role(None, user_id=buyer.id, role=Role.UNIT_MEMBER, unit_id=6)
+    # As the old `flask users grant --unit N` wrote them (the service now refuses a unit that
+    # does not exist, so the rows are written as they were then).
+    for role, unit in ((Role.UNIT_ADMIN, 5), (Role.UNIT_MEMBER, 6)):
+        db.session.execute(
+            text(
+                "INSERT INTO role_grants (user_id, role, unit_id, created_at, updated_at) "
+                "VALUES (:user, :role, :unit, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {"user": buyer.id, "role": role.value, "unit": unit},
+        )
+    db.session.commit()
     other, _, _ = accounts.login_dev(openid="county-helper")
     accounts.grant_role(None, user_id=other.id, role=Role.HELPER, region_code=VILLAGE_A)
     buyer_id, other_id = buyer.id, other.id

@@ -76,3 +76,21 @@ def test_seed_demo_twice(app, client):
     home = client.get("/")
     assert "桂兰家的土鸡蛋" in home.get_data(as_text=True)
     assert "德顺家的小磨香油" not in home.get_data(as_text=True)  # pending shops stay hidden
+
+
+def test_grant_command_refuses_a_unit_that_does_not_exist(app, world):
+    person = world.user()
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "grant",
+            "--user-id",
+            str(person.id),
+            "--role",
+            "unit_admin",
+            "--unit",
+            "999",
+        ]
+    )
+    assert result.exit_code != 0
+    assert "invalid_scope" in result.output
