@@ -225,7 +225,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", str, "", "Redis for rate limits shared by all instances"),
     Setting("LOGIN_RATE_LIMIT", str, "20 per minute", "per client address, on every login"),
     # Invitation codes are 8 digits: guessing must stay far slower than their 7-day lifetime.
-    Setting("JOIN_RATE_LIMIT", str, "10 per minute", "per client address, on joining a household"),
+    Setting("JOIN_RATE_LIMIT", str, "10 per minute", "per address, on redeeming a member code"),
     Setting("RATELIMIT_ENABLED", bool, True, "rate limiting at all"),
     Setting(
         "MEDIA_BACKEND",
