@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 
 from models import CartItem, Product, Shop, Sku, User, db
-from models.enums import ProductStatus, StockState
+from models.enums import StockState
 from services import catalog
 from services.error_codes import OrderError, ProductError
 
@@ -49,9 +49,7 @@ def get_cart(actor: User) -> list[CartLine]:
             title=product.title,
             spec_name=sku.spec_name,
             price_fen=sku.price_fen,
-            available=bool(
-                sku.is_active and product.status == ProductStatus.LISTED and shop.is_open
-            ),
+            available=sku.is_active and catalog.is_on_sale(product),
             stock_state=catalog.stock_state(sku.stock),
         )
         for item, sku, product, shop in rows

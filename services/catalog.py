@@ -41,11 +41,11 @@ class Page:
 
 
 # On sale: listed, in a shop that is open. ``is_on_sale`` says the same of a loaded product.
-_ON_SALE = and_(Product.status == ProductStatus.LISTED, Shop.is_open)
+ON_SALE = and_(Product.status == ProductStatus.LISTED, Shop.is_open)
 
 
 def _public():
-    return select(Product).join(Shop, Shop.id == Product.shop_id).where(_ON_SALE)
+    return select(Product).join(Shop, Shop.id == Product.shop_id).where(ON_SALE)
 
 
 # One row per feed card: the product's card fields, its shop and village, the household's
@@ -78,7 +78,7 @@ _FEED = (
     .join(Household, Household.id == Product.household_id)
     .join(Region, Region.code == Product.village_code)
     .outerjoin(_Cover, _Cover.id == Product.cover_media_id)
-    .where(_ON_SALE)
+    .where(ON_SALE)
 )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from models import db
 from models.base import MAX_ID
 from services.error_codes import CommonError
 
@@ -69,3 +70,28 @@ def _bounded_int(value, *, low: int) -> int:
     if type(value) is not int or not low <= value <= MAX_ID:
         raise ValueError
     return value
+
+
+def page_by_id(
+    query,
+    id_column,
+    *,
+    limit: int,
+    cursor: str | None,
+    marker: str | None = None,
+    newest_first: bool = True,
+) -> tuple[list, str | None]:
+    """One page of ``query`` in id order (newest first by default) and the next page's cursor,
+    for lists keyed by their id alone. ``marker`` names the list inside the cursor, so a cursor
+    of one list is refused by another."""
+    parsers = (exactly(marker), row_id) if marker else (row_id,)
+    if cursor:
+        last_id = decode(cursor, *parsers)[-1]
+        query = query.where(id_column < last_id if newest_first else id_column > last_id)
+    order = id_column.desc() if newest_first else id_column
+    rows = list(db.session.scalars(query.order_by(order).limit(limit + 1)))
+    items = rows[:limit]
+    if len(rows) <= limit or not items:
+        return items, None
+    last = items[-1].id
+    return items, encode(marker, last) if marker else encode(last)

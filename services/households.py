@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import datetime, timedelta
-from typing import cast
+from datetime import datetime
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from models import Consent, Household, HouseholdInvite, RoleGrant, User, db
@@ -20,12 +17,10 @@ from models.enums import (
     Role,
     VerificationStatus,
 )
-from services import access, accounts, audit, pii
+from services import access, accounts, audit, invite_codes, pii
 from services.accounts import _add_grant
 from services.error_codes import CommonError, HouseholdError
 from services.regions import require_region
-
-INVITE_TTL = timedelta(days=7)
 
 
 def get_household(actor: User, household_id: int) -> Household:
@@ -212,10 +207,6 @@ def revoke_consent(actor: User, household_id: int, consent_id: int) -> Consent:
     return consent
 
 
-def _hash_code(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
-
-
 def create_member_invite(actor: User, household_id: int) -> tuple[str, HouseholdInvite]:
     """A one-time code a member uses to bind their WeChat to the household.
 
@@ -228,14 +219,13 @@ def create_member_invite(actor: User, household_id: int) -> tuple[str, Household
     if issued_as is None:
         access.act_for(actor, household, ConsentPurpose.MANAGE_SHOP)  # raises the refusal
         raise CommonError.FORBIDDEN()
-    # Eight digits: easy to read aloud or type on a cheap phone; single use and short-lived.
-    code = f"{secrets.randbelow(10**8):08d}"
+    code = invite_codes.new_code()
     invite = HouseholdInvite(
         household_id=household.id,
-        code_hash=_hash_code(code),
+        code_hash=invite_codes.hash_code(code),
         created_by_id=actor.id,
         issued_as=issued_as,
-        expires_at=utcnow() + INVITE_TTL,
+        expires_at=utcnow() + invite_codes.TTL,
     )
     db.session.add(invite)
     db.session.flush()
@@ -262,7 +252,7 @@ def join_household(actor: User, *, code: str) -> Household:
     is invalid. A refused attempt leaves the code unused.
     """
     invite = db.session.scalar(
-        select(HouseholdInvite).where(HouseholdInvite.code_hash == _hash_code(code))
+        select(HouseholdInvite).where(HouseholdInvite.code_hash == invite_codes.hash_code(code))
     )
     if invite is None or invite.expires_at <= utcnow():
         raise HouseholdError.INVALID_INVITE_CODE()
@@ -278,16 +268,7 @@ def join_household(actor: User, *, code: str) -> Household:
         raise HouseholdError.INVALID_INVITE_CODE()
     if access.is_member(actor, household):
         return household  # already a member: the code stays for someone else
-    # Claimed with one conditional update, so two people racing for a code cannot both win.
-    claimed = cast(
-        CursorResult,
-        db.session.execute(
-            update(HouseholdInvite)
-            .where(HouseholdInvite.id == invite.id, HouseholdInvite.used_at.is_(None))
-            .values(used_at=utcnow(), used_by_id=actor.id)
-        ),
-    )
-    if claimed.rowcount != 1:
+    if not invite_codes.claim(HouseholdInvite, invite.id, actor):
         raise HouseholdError.INVITE_USED()
     grant = _add_grant(actor, Role.FARMER, household_id=household.id, granted_by=issuer)
     grant.invite_id = invite.id

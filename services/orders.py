@@ -20,8 +20,8 @@ from sqlalchemy.orm import selectinload
 
 from models import Address, Order, OrderLine, Product, Shop, ShopOrder, Sku, User, WorkUnit, db
 from models.base import sa_table, utcnow
-from models.enums import ConsentPurpose, OrderStatus, ProductStatus, Role
-from services import access, audit, cursors, lifecycle, lifecycles, payments, units
+from models.enums import ConsentPurpose, OrderStatus, Role
+from services import access, audit, catalog, cursors, lifecycle, lifecycles, payments, units
 from services import idempotency as idempotency_service
 from services.error_codes import CommonError, HouseholdError, OrderError, PaymentError, UnitError
 from services.idempotency import Idempotency
@@ -169,12 +169,7 @@ def _skus_for_sale(lines: list[Line]) -> dict[int, _ForSale]:
         )
         .join(Product, Product.id == Sku.product_id)
         .join(Shop, Shop.id == Product.shop_id)
-        .where(
-            Sku.id.in_(wanted),
-            Sku.is_active,
-            Product.status == ProductStatus.LISTED,
-            Shop.is_open,
-        )
+        .where(Sku.id.in_(wanted), Sku.is_active, catalog.ON_SALE)
     ).all()
     found = {row.id: _ForSale(*row) for row in rows}
     missing = {
@@ -340,13 +335,7 @@ def list_county_orders(
 def _page(query, *, limit, cursor, status) -> tuple[list[Order], str | None]:
     if status is not None:
         query = query.where(Order.status == status)
-    if cursor:
-        (last_id,) = cursors.decode(cursor, cursors.row_id)
-        query = query.where(Order.id < last_id)
-    rows = list(db.session.scalars(query.order_by(Order.id.desc()).limit(limit + 1)))
-    items = rows[:limit]
-    more = len(rows) > limit and items
-    return items, cursors.encode(items[-1].id) if more else None
+    return cursors.page_by_id(query, Order.id, limit=limit, cursor=cursor)
 
 
 def list_shop_orders(
@@ -368,13 +357,7 @@ def list_shop_orders(
         .where(ShopOrder.shop_id == shop.id, Order.paid_at.is_not(None))
         .options(selectinload(ShopOrder.order))
     )
-    if cursor:
-        (last_id,) = cursors.decode(cursor, cursors.row_id)
-        query = query.where(ShopOrder.id < last_id)
-    rows = list(db.session.scalars(query.order_by(ShopOrder.id.desc()).limit(limit + 1)))
-    items = rows[:limit]
-    more = len(rows) > limit and items
-    return items, cursors.encode(items[-1].id) if more else None
+    return cursors.page_by_id(query, ShopOrder.id, limit=limit, cursor=cursor)
 
 
 # --- cancelling and expiring -------------------------------------------------------------------

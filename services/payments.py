@@ -28,7 +28,7 @@ from models.enums import (
     RefundStatus,
     Role,
 )
-from services import audit, lifecycle, lifecycles
+from services import audit, lifecycle, lifecycles, units
 from services.error_codes import CommonError, PaymentError
 from services.wechat_gateway import wechat_pay_client
 from wechat import errors as wx
@@ -150,8 +150,6 @@ def _announce_transfer(actor: User, order: Order) -> dict:
     ``TRANSFER_WAIT_DAYS``) and shows where to send the money and what reference to write."""
     if order.unit_id is None:
         raise PaymentError.TRANSFER_FOR_UNITS()
-    from services import units  # units knows who speaks for a unit
-
     if not (order.buyer_id == actor.id or units.is_admin(actor, order.unit_id)):
         raise CommonError.FORBIDDEN()
     if not current_app.config["TRANSFER_PAYEE_ACCOUNT"]:

@@ -14,26 +14,22 @@ in ``unit_totals`` (what a unit bought in a year), which answers 0 until orders 
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from models import Region, RoleGrant, UnitInvite, UnitPledge, User, WorkUnit, db
 from models.base import utcnow
 from models.enums import RegionLevel, Role, UnitKind, UnitStatus
-from services import access, accounts, audit, cursors, lifecycle, lifecycles, pii
+from services import access, accounts, audit, cursors, invite_codes, lifecycle, lifecycles, pii
 from services.accounts import _add_grant
 from services.error_codes import CommonError, HouseholdError, RegionError, ShopError, UnitError
 from services.regions import check_code_format
 from services.uscc import normalise_uscc
 
-INVITE_TTL = timedelta(days=7)
 UNIT_ROLES = (Role.UNIT_ADMIN, Role.UNIT_MEMBER)
 # The years a unit may pledge for: from the first year of 消费扶贫 to the end of the century.
 FIRST_PLEDGE_YEAR, LAST_PLEDGE_YEAR = 2016, 2099
@@ -232,35 +228,30 @@ def units_for_review(
         query = query.where(WorkUnit.county_code.in_(counties))
     if status is not None:
         query = query.where(WorkUnit.status == status)
-    if cursor:
-        _, last_id = cursors.decode(cursor, cursors.exactly("units"), cursors.row_id)
-        query = query.where(WorkUnit.id > last_id)
-    rows = list(db.session.scalars(query.order_by(WorkUnit.id).limit(limit + 1)))
-    items = rows[:limit]
-    if len(rows) <= limit or not items:
-        return items, None
-    return items, cursors.encode("units", items[-1].id)
+    return cursors.page_by_id(
+        query, WorkUnit.id, limit=limit, cursor=cursor, marker="units", newest_first=False
+    )
 
 
 # --- members --------------------------------------------------------------------------------
 
 
 def _hash_code(code: str) -> str:
-    return hashlib.sha256(f"unit:{code}".encode()).hexdigest()
+    return invite_codes.hash_code(code, scope="unit:")
 
 
 def create_invite(actor: User, unit_id: int) -> tuple[str, UnitInvite]:
-    """A single-use 8-digit code (stored hashed, valid ``INVITE_TTL``) that makes whoever
+    """A single-use 8-digit code (stored hashed, valid ``invite_codes.TTL``) that makes whoever
     redeems it a member of the unit. Only admins of a verified unit issue them."""
     unit = _administered(actor, unit_id)
     if not unit.is_verified:
         raise UnitError.UNIT_NOT_VERIFIED()
-    code = f"{secrets.randbelow(10**8):08d}"
+    code = invite_codes.new_code()
     invite = UnitInvite(
         unit_id=unit.id,
         code_hash=_hash_code(code),
         created_by_id=actor.id,
-        expires_at=utcnow() + INVITE_TTL,
+        expires_at=utcnow() + invite_codes.TTL,
     )
     db.session.add(invite)
     db.session.flush()
@@ -289,16 +280,7 @@ def join_unit(actor: User, *, code: str) -> WorkUnit:
         raise HouseholdError.INVALID_INVITE_CODE()
     if is_member(actor, unit.id):
         return unit
-    # Claimed with one conditional update, so two people racing for a code cannot both win.
-    claimed = cast(
-        CursorResult,
-        db.session.execute(
-            update(UnitInvite)
-            .where(UnitInvite.id == invite.id, UnitInvite.used_at.is_(None))
-            .values(used_at=utcnow(), used_by_id=actor.id)
-        ),
-    )
-    if claimed.rowcount != 1:
+    if not invite_codes.claim(UnitInvite, invite.id, actor):
         raise HouseholdError.INVITE_USED()
     _add_grant(actor, Role.UNIT_MEMBER, unit_id=unit.id, granted_by=issuer)
     audit.record(actor, "unit.join", "unit", unit.id, invite_id=invite.id, issued_by_id=issuer.id)

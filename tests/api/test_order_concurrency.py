@@ -6,55 +6,28 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests.api.test_server_limits import _free_port, _wait_ready
+from tests.gunicorn import serving
 from tests.shopping import Shopping
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 UNITS = 5
 BUYERS = 24
 
 
 @pytest.fixture
 def server(app, tmp_path):
-    port = _free_port()
-    env = os.environ | {
-        "INSTANCE_PATH": str(tmp_path),
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": "3",
-        "GUNICORN_THREADS": "4",
-        "RATELIMIT_ENABLED": "0",
-        "FLASK_APP": "wsgi:app",
-    }
-    log = tmp_path / "gunicorn.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [BIN / "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_ready(process, port, log)
+    with serving(
+        tmp_path,
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="4",
+        RATELIMIT_ENABLED="0",
+    ) as port:
         yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _order(port: int, token: str, body: dict) -> tuple[int, dict]:
