@@ -24,6 +24,7 @@ from api.v1 import (
     auth,
     buyers,
     catalog,
+    fulfilment,
     households,
     media,
     orders,
@@ -31,12 +32,15 @@ from api.v1 import (
     products,
     regions,
     shops,
+    stations,
     units,
 )
 from api.v1.admin import households as admin_households
 from api.v1.admin import moderation as admin_moderation
 from api.v1.admin import orders as admin_orders
+from api.v1.admin import shipping_uploads as admin_shipping_uploads
 from api.v1.admin import shops as admin_shops
+from api.v1.admin import stations as admin_stations
 from api.v1.admin import units as admin_units
 from storefront import bp as storefront_bp
 from storefront import render_error_page
@@ -58,6 +62,10 @@ BLUEPRINTS = (
     orders.blp,
     payments.blp,
     admin_orders.blp,
+    stations.blp,
+    fulfilment.blp,
+    admin_stations.blp,
+    admin_shipping_uploads.blp,
 )
 
 

@@ -13,6 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from api import errors
 from api import errors_doc as errors_doc_module
+from api.fulfilment_cli import fulfilment_cli
 from models.enums import Role
 from services import accounts, demo, orders, payments, regions
 from services.error_codes import RequestError
@@ -186,6 +187,7 @@ def retry_refunds():
 
 
 def register(app: Flask) -> None:
+    app.cli.add_command(fulfilment_cli)
     app.cli.add_command(orders_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(errors_cli)

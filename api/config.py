@@ -296,6 +296,21 @@ SETTINGS: tuple[Setting, ...] = (
         "the dev payment method (the verified-notification path without WeChat)",
         production_value=False,
     ),
+    # --- fulfilment ---
+    Setting("ACCEPT_WITHIN_HOURS", int, 48, "a paid ShopOrder not accepted by then is overdue"),
+    Setting("HAND_IN_WITHIN_DAYS", int, 3, "days after acceptance to hand the goods in"),
+    Setting("AUTO_CONFIRM_DAYS", int, 10, "a shipped ShopOrder counts as received after this"),
+    Setting("AFTER_SALES_DAYS", int, 7, "a delivered ShopOrder completes after this"),
+    Setting(
+        "NOTIFICATIONS_BACKEND",
+        str,
+        "log",
+        "`log` (write to the log) or `wechat` (subscribe messages)",
+    ),
+    Setting("WECHAT_TMPL_NEW_SHOP_ORDER", str, "", "subscribe template: a new ShopOrder"),
+    Setting("WECHAT_TMPL_SHIPPED", str, "", "subscribe template: goods shipped"),
+    Setting("WECHAT_TMPL_REFUND", str, "", "subscribe template: money refunded"),
+    Setting("WECHAT_MINIPROGRAM_STATE", str, "formal", "subscribe messages open this version"),
     Setting("WECHATPAY_ENABLED", bool, False, "WeChat Pay on"),
     *(
         Setting(env, str, "", meaning, required=PAYMENTS_ON, secret=secret)

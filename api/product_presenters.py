@@ -23,6 +23,7 @@ def _live(product: Product, media: dict) -> dict:
         "unit": product.unit,
         "harvest_date": product.harvest_date,
         "presale_ship_date": product.presale_ship_date,
+        "cold_chain": product.cold_chain,
         "photos": present_photos(product.media_ids or [], media),
     }
 

@@ -3,6 +3,14 @@
 from models.audit import AuditEvent
 from models.base import Base, db
 from models.buyers import Address, CartItem
+from models.fulfilment import (
+    Batch,
+    DirectShipping,
+    Shipment,
+    ShippingUpload,
+    ShopOrderEvent,
+    Station,
+)
 from models.households import Consent, Household, HouseholdInvite
 from models.media import Media, MediaUpload
 from models.orders import IdempotencyKey, Order, OrderLine, ShopOrder
@@ -15,6 +23,12 @@ from models.users import AuthToken, RoleGrant, User
 
 __all__ = [
     "Address",
+    "Batch",
+    "DirectShipping",
+    "Shipment",
+    "ShippingUpload",
+    "ShopOrderEvent",
+    "Station",
     "CartItem",
     "IdempotencyKey",
     "Order",

@@ -108,11 +108,18 @@ class OrderStatus(StrEnum):
 
 
 class ShopOrderStatus(StrEnum):
-    """One shop's part of an order. Fulfilment states (accepted, handed in, shipped ...) join
-    with the fulfilment chain."""
+    """One shop's part of an order, along the fulfilment chain (services/lifecycles.py)."""
 
     PENDING_PAYMENT = "pending_payment"
     AWAITING_ACCEPTANCE = "awaiting_acceptance"  # paid: the farmer's turn
+    ACCEPTED = "accepted"  # the farmer will prepare it
+    REJECTED = "rejected"  # the farmer cannot: that part is refunded
+    HANDED_IN = "handed_in"  # received at a station: weighed, graded, labelled
+    INSPECTED = "inspected"  # passed the county centre's inspection
+    INSPECTION_FAILED = "inspection_failed"  # failed it: that part is refunded
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"  # the buyer confirmed receipt (or the wait ran out)
+    COMPLETED = "completed"  # the after-sales window closed: the household's money is due
     CANCELLED = "cancelled"
 
 
@@ -121,6 +128,7 @@ class RefundStatus(StrEnum):
 
     NONE = "none"
     PENDING = "pending"
+    PARTIAL = "partial"  # an order: some parts refunded, the rest still owed to the sellers
     REFUNDED = "refunded"
 
 
@@ -159,3 +167,27 @@ class UnitStatus(StrEnum):
     PENDING = "pending"  # registered, waiting for county staff (or a platform admin)
     VERIFIED = "verified"  # may invite members and pledge (and, later, order)
     REJECTED = "rejected"  # refused with a reason; an edit sends it back to pending
+
+
+class StationKind(StrEnum):
+    """The three-tier county network (县级运营中心, 乡镇服务站, 村级服务点) and offline counters."""
+
+    VILLAGE_POINT = "village_point"
+    TOWNSHIP_STATION = "township_station"
+    COUNTY_CENTRE = "county_centre"
+    COUNTER = "counter"  # 线下专柜: a unit's canteen or a city supermarket
+
+
+class InspectionResult(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+
+
+class ShipMethod(StrEnum):
+    EXPRESS = "express"  # a carrier's parcel (WeChat logistics_type 1)
+    PICKUP = "pickup"  # collected at a counter (WeChat logistics_type 4, 用户自提)
+
+
+class ShippingUploadStatus(StrEnum):
+    PENDING = "pending"  # to be sent (again)
+    UPLOADED = "uploaded"

@@ -32,6 +32,8 @@ class Order(TimestampMixin, Model):
     goods_fen: Mapped[int]
     shipping_fen: Mapped[int] = mapped_column(default=0)
     total_fen: Mapped[int]
+    # Money given back so far (refunds that succeeded), in fen.
+    refunded_fen: Mapped[int] = mapped_column(default=0)
     note: Mapped[str] = mapped_column(String(200), default="")
     # Where it goes, copied from the address book: a later edit there changes no order.
     address: Mapped[dict] = mapped_column(JSON)
@@ -53,6 +55,10 @@ class Order(TimestampMixin, Model):
 
 class ShopOrder(TimestampMixin, Model):
     __tablename__ = "shop_orders"
+    __table_args__ = (
+        # Station queues and deadline jobs read by state.
+        Index("ix_shop_orders_status_station", "status", "station_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
@@ -69,6 +75,21 @@ class ShopOrder(TimestampMixin, Model):
     goods_fen: Mapped[int]
     shipping_fen: Mapped[int] = mapped_column(default=0)
     total_fen: Mapped[int]
+    refunded_fen: Mapped[int] = mapped_column(default=0)
+    # The fulfilment chain (services/fulfilment.py): where the farmer hands the goods in (None:
+    # shipped directly), the label the farmer brings along, the promised dates and the parcel.
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("stations.id"), index=True)
+    label_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    accept_by: Mapped[datetime | None]
+    hand_in_by: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    handed_in_at: Mapped[datetime | None]
+    shipped_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    # A missed deadline, flagged to staff (who may cancel it with a refund).
+    overdue_since: Mapped[datetime | None]
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
 
     order: Mapped[Order] = relationship(back_populates="shop_orders")
     lines: Mapped[list[OrderLine]] = relationship(

@@ -47,6 +47,8 @@ class Product(TimestampMixin, Model):
     unit: Mapped[str] = mapped_column(String(8), default="")
     harvest_date: Mapped[date | None]
     presale_ship_date: Mapped[date | None]
+    # Fresh goods kept cold (冷链): hand-ins and shipments must record how.
+    cold_chain: Mapped[bool] = mapped_column(default=False)
     media_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     # The first live photo, kept beside the list so a feed page joins its cover in the same
     # statement instead of reading the JSON list and looking the photo up afterwards.

@@ -66,9 +66,9 @@ class RoleGrant(TimestampMixin, Model):
     unit_id: Mapped[int | None] = mapped_column(
         ForeignKey("work_units.id", ondelete="CASCADE"), index=True
     )
-    # Service stations have no table yet: station_id stays a bare id until they arrive (its
-    # foreign key follows then).
-    station_id: Mapped[int | None]
+    station_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stations.id", ondelete="CASCADE"), index=True
+    )
     granted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # farmer: the member code it was redeemed from (none when an operator granted it).
     invite_id: Mapped[int | None] = mapped_column(

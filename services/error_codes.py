@@ -239,3 +239,30 @@ class UnitError(ErrorCode):
     )
     OWN_UNIT_REVIEW = ("unit_review_own", "不能审核本人所在的单位", PermissionDenied)
     LAST_ADMIN = ("last_unit_admin", "单位至少要保留一名管理员", InvalidState)
+
+
+@register
+class FulfilmentError(ErrorCode):
+    """Stations, the way from the village to the buyer, labels and trace records."""
+
+    STATION_REGION = ("station_region", "站点所在地区与站点类型不符", InvalidInput)
+    UNKNOWN_STATION = ("unknown_station", "站点不存在或已停用", InvalidInput)
+    WRONG_STATION = ("wrong_station", "该站点不能办理这笔订单", Conflict)
+    NOT_COUNTY_CENTRE = ("not_county_centre", "只有县级运营中心可以检验和发货", Conflict)
+    UNKNOWN_SHOP_ORDER = ("unknown_shop_order", "订单不存在", InvalidInput)
+    UNKNOWN_BATCH = ("unknown_batch", "批次码不存在", InvalidInput)
+    UNKNOWN_PHOTO = ("unknown_photo", "图片不存在，请重新上传", InvalidInput)
+    COLD_CHAIN_RECORD_REQUIRED = (
+        "cold_chain_record_required",
+        "冷链商品须记录温度",
+        InvalidInput,
+    )
+    DIRECT_SHIPPING_NOT_ALLOWED = (
+        "direct_shipping_not_allowed",
+        "该商品须送到服务站检验后发货",
+        Conflict,
+    )
+    SHIPMENT_MIXED = ("shipment_mixed", "合并发货的订单须寄往同一地址", InvalidInput)
+    NOT_OVERDUE = ("not_overdue", "订单未超期，不能由县里取消", InvalidState)
+    LABEL_NOT_FOUND = ("label_not_found", "未找到该标签对应的订单或批次", NotFound)
+    TRACKING_REQUIRED = ("tracking_required", "快递发货须填写快递公司和单号", InvalidInput)

@@ -40,6 +40,9 @@ class Move:
     previous: State
 
 
+Recorder = Callable[["Lifecycle", User | None, Any, Move, dict], None]
+
+
 @dataclass
 class Lifecycle:
     name: str
@@ -57,6 +60,9 @@ class Lifecycle:
     label: Callable[[State], str] = str
     # States meant to be the end (a cancelled order): the walk test lets them have no way out.
     final: frozenset = frozenset()
+    # How this machine records a move when the caller names no recorder (default: the audit
+    # trail); shop orders also keep the events their buyer and household read.
+    recorder: Recorder | None = None
 
     def __post_init__(self) -> None:
         self.transitions = tuple(self.transitions)
@@ -85,9 +91,6 @@ class Lifecycle:
 def single_column(column: str) -> tuple[Callable[[Any], State], Callable[[Any, State], None]]:
     """``read``/``write`` of a lifecycle kept in one column."""
     return (lambda obj: getattr(obj, column)), (lambda obj, state: setattr(obj, column, state))
-
-
-Recorder = Callable[["Lifecycle", User | None, Any, Move, dict], None]
 
 
 def record_audit(
@@ -137,5 +140,5 @@ def apply(
     state = machine.read(obj)
     machine.write(obj, row.target)
     move = Move(row, state)
-    (record or record_audit)(machine, actor, obj, move, detail)
+    (record or machine.recorder or record_audit)(machine, actor, obj, move, detail)
     return move

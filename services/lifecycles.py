@@ -167,20 +167,45 @@ ORDER = Lifecycle(
 )
 
 SO = ShopOrderStatus
+
+
+def _shop_order_rows():
+    yield Transition(SO.PENDING_PAYMENT, "pay", SO.AWAITING_ACCEPTANCE, "shop_order.pay")
+    # The buyer cancels before the farmer accepts; staff cancel one that missed its deadline.
+    for status in (SO.PENDING_PAYMENT, SO.AWAITING_ACCEPTANCE, SO.ACCEPTED):
+        yield Transition(status, "cancel", SO.CANCELLED, "shop_order.cancel")
+    yield Transition(SO.AWAITING_ACCEPTANCE, "accept", SO.ACCEPTED, "shop_order.accept")
+    yield Transition(SO.AWAITING_ACCEPTANCE, "reject", SO.REJECTED, "shop_order.reject")
+    yield Transition(SO.ACCEPTED, "hand_in", SO.HANDED_IN, "shop_order.hand_in")
+    yield Transition(SO.HANDED_IN, "pass", SO.INSPECTED, "shop_order.inspect")
+    yield Transition(SO.HANDED_IN, "fail", SO.INSPECTION_FAILED, "shop_order.inspect")
+    # From the county centre after inspection, or by the farmer where direct shipping is
+    # allowed (services/fulfilment.py decides who may).
+    yield Transition(SO.INSPECTED, "ship", SO.SHIPPED, "shop_order.ship")
+    yield Transition(SO.ACCEPTED, "ship", SO.SHIPPED, "shop_order.ship")
+    yield Transition(SO.SHIPPED, "confirm", SO.DELIVERED, "shop_order.confirm")
+    yield Transition(SO.SHIPPED, "auto_confirm", SO.DELIVERED, "shop_order.confirm")
+    yield Transition(SO.DELIVERED, "complete", SO.COMPLETED, "shop_order.complete")
+
+
+def _record_shop_order(machine, actor, shop_order, move, detail) -> None:
+    # Imported here: the events module reads the models this table's guards never need.
+    from services import shop_order_events
+
+    shop_order_events.record_move(machine, actor, shop_order, move, detail)
+
+
 SHOP_ORDER = Lifecycle(
     name="shop_order",
     object_type="shop_order",
     initial=SO.PENDING_PAYMENT,
     states=frozenset(ShopOrderStatus),
-    transitions=(
-        Transition(SO.PENDING_PAYMENT, "pay", SO.AWAITING_ACCEPTANCE, "shop_order.pay"),
-        Transition(SO.PENDING_PAYMENT, "cancel", SO.CANCELLED, "shop_order.cancel"),
-        Transition(SO.AWAITING_ACCEPTANCE, "cancel", SO.CANCELLED, "shop_order.cancel"),
-    ),
+    transitions=_shop_order_rows(),
     read=_read_status,
     write=_write_status,
     label=lambda state: state.value,
-    final=frozenset({SO.CANCELLED}),
+    final=frozenset({SO.CANCELLED, SO.REJECTED, SO.INSPECTION_FAILED, SO.COMPLETED}),
+    recorder=_record_shop_order,
 )
 
 LIFECYCLES: tuple[Lifecycle, ...] = (SHOP, PRODUCT, UNIT, ORDER, SHOP_ORDER)

@@ -36,6 +36,7 @@ CONTENT_FIELDS = (
     "unit",
     "harvest_date",
     "presale_ship_date",
+    "cold_chain",
     "media_ids",
     "skus",
 )
@@ -319,6 +320,7 @@ def _publish_draft(product: Product) -> None:
     product.unit = draft["unit"]
     product.harvest_date = _date(draft.get("harvest_date"))
     product.presale_ship_date = _date(draft.get("presale_ship_date"))
+    product.cold_chain = bool(draft.get("cold_chain"))
     product.media_ids = list(draft["media_ids"])
     product.cover_media_id = product.media_ids[0]
     existing = {sku.id: sku for sku in product.skus}

@@ -27,6 +27,9 @@ class ProductContentIn(InputSchema):
     unit = text(8)
     harvest_date = fields.Date(allow_none=True)
     presale_ship_date = fields.Date(allow_none=True)
+    cold_chain = fields.Boolean(
+        allow_none=True, metadata={"description": "fresh goods kept cold (冷链) from hand-in on"}
+    )
     media_ids = fields.List(id_field(), validate=validate.Length(max=MAX_PHOTOS))
     skus = fields.List(fields.Nested(SkuDraftIn), validate=validate.Length(max=MAX_SKUS))
 
@@ -91,6 +94,7 @@ class DraftOut(Schema):
     unit = fields.String(allow_none=True)
     harvest_date = fields.String(allow_none=True, metadata={"format": "date"})
     presale_ship_date = fields.String(allow_none=True, metadata={"format": "date"})
+    cold_chain = fields.Boolean(allow_none=True)
     media_ids = fields.List(fields.Integer(), required=True)
     skus = fields.List(fields.Nested(SkuDraftOut), required=True)
 
@@ -103,6 +107,7 @@ class LiveContentOut(Schema):
     unit = fields.String(required=True)
     harvest_date = fields.Date(allow_none=True)
     presale_ship_date = fields.Date(allow_none=True)
+    cold_chain = fields.Boolean(required=True)
     photos = fields.List(fields.Nested(PhotoOut), required=True)
 
 
