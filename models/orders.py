@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Model, TimestampMixin, str_enum, utcnow
 from models.enums import OrderStatus, PaymentMethod, RefundStatus, ShopOrderStatus
+from models.fulfilment import Station
 
 
 class Order(TimestampMixin, Model):
@@ -92,6 +93,7 @@ class ShopOrder(TimestampMixin, Model):
     shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
 
     order: Mapped[Order] = relationship(back_populates="shop_orders")
+    station: Mapped[Station | None] = relationship(lazy="joined")
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="shop_order", order_by="OrderLine.id", lazy="selectin"
     )

@@ -203,6 +203,7 @@ class OrderError(ErrorCode):
     NOT_UNIT_MEMBER = ("not_unit_member", "您不是该单位的成员", PermissionDenied)
     INVOICE_NEEDS_UNIT = ("invoice_needs_unit", "只有单位订单可以开具发票", InvalidInput)
     ORDERS_NOT_VISIBLE = ("orders_not_visible", "无权查看该店铺的订单", PermissionDenied)
+    IN_FULFILMENT = ("order_in_fulfilment", "商家已接单，订单不能整单取消", InvalidState)
 
 
 @register

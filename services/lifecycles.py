@@ -15,7 +15,7 @@ from models.enums import (
     ShopStatus,
     UnitStatus,
 )
-from services.error_codes import ProductError, ShopError
+from services.error_codes import OrderError, ProductError, ShopError
 from services.lifecycle import Lifecycle, Transition, single_column
 
 # --- shops ----------------------------------------------------------------------------------
@@ -148,6 +148,22 @@ UNIT = Lifecycle(
 # which moves exist.
 
 OS = OrderStatus
+_NOT_STARTED = frozenset(
+    {
+        ShopOrderStatus.PENDING_PAYMENT,
+        ShopOrderStatus.AWAITING_ACCEPTANCE,
+        ShopOrderStatus.REJECTED,
+        ShopOrderStatus.CANCELLED,
+    }
+)
+
+
+def _nothing_accepted(order):
+    if all(s.status in _NOT_STARTED for s in order.shop_orders):
+        return None
+    return OrderError.IN_FULFILMENT
+
+
 ORDER = Lifecycle(
     name="order",
     object_type="order",
@@ -157,8 +173,8 @@ ORDER = Lifecycle(
         Transition(OS.PENDING_PAYMENT, "pay", OS.PAID, "order.pay"),
         Transition(OS.PENDING_PAYMENT, "cancel", OS.CANCELLED, "order.cancel"),
         Transition(OS.PENDING_PAYMENT, "expire", OS.EXPIRED, "order.expire"),
-        # Before anything ships; the money goes back (services/payments.py refund_order).
-        Transition(OS.PAID, "cancel", OS.CANCELLED, "order.cancel"),
+        # Before any farmer accepted a part; the money goes back (payments.refund_order).
+        Transition(OS.PAID, "cancel", OS.CANCELLED, "order.cancel", _nothing_accepted),
     ),
     read=_read_status,
     write=_write_status,

@@ -446,7 +446,10 @@ def _release(order: Order, to: OrderStatus, *, actor: User | None, reason: str =
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    for line in sorted((ln for s in order.shop_orders for ln in s.lines), key=lambda ln: ln.sku_id):
+    # Parts a farmer rejected or inspection failed were refunded already, and their stock was
+    # never there: only the parts cancelled now give theirs back.
+    closing = [s for s in order.shop_orders if lifecycles.SHOP_ORDER.allows(s, "cancel")]
+    for line in sorted((ln for s in closing for ln in s.lines), key=lambda ln: ln.sku_id):
         db.session.execute(
             update(Sku)
             .where(Sku.id == line.sku_id)
@@ -454,7 +457,7 @@ def _release(order: Order, to: OrderStatus, *, actor: User | None, reason: str =
             .execution_options(synchronize_session=False)
         )
     db.session.refresh(order, ["status", "cancelled_at"])
-    for shop_order in order.shop_orders:
+    for shop_order in closing:
         lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, "cancel", actor=actor, reason=reason)
     audit.record(
         actor, f"order.{action}", "order", order.id, previous=row.source.value, reason=reason

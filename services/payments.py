@@ -28,7 +28,7 @@ from models.enums import (
     RefundStatus,
     Role,
 )
-from services import audit, lifecycle, lifecycles, units
+from services import audit, lifecycle, lifecycles, notifications, shop_order_events, units
 from services.error_codes import CommonError, PaymentError
 from services.wechat_gateway import wechat_pay_client
 from wechat import errors as wx
@@ -281,8 +281,10 @@ def record_paid(
     payment.payer_openid = payer_openid or payment.payer_openid
     payment.recorded_by_id = recorded_by.id if recorded_by else None
     db.session.refresh(order)
+    accept_by = now + timedelta(hours=current_app.config["ACCEPT_WITHIN_HOURS"])
     for shop_order in order.shop_orders:
         lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, "pay", actor=recorded_by)
+        shop_order.accept_by = accept_by
     audit.record(
         recorded_by, "order.pay", "order", order.id, method=method.value, amount_fen=amount_fen
     )
@@ -292,6 +294,8 @@ def record_paid(
         # The unique index on succeeded payments: the same money, recorded concurrently.
         db.session.rollback()
         return Outcome(changed=False)
+    for shop_order in order.shop_orders:
+        notifications.notify_new_shop_order(shop_order)
     return Outcome(changed=True)
 
 
@@ -442,13 +446,23 @@ def refund_order(order: Order, *, reason: str) -> None:
             _refund(order, shop_order, shop_order.total_fen, method, reason=reason)
 
 
-def refund_shop_order(shop_order: ShopOrder, *, reason: str, actor: User | None = None):
-    """Exactly one ShopOrder's part back (a farmer rejects it, inspection fails it): the
-    ShopOrder is cancelled (nothing to prepare any more) and its money refunded, once."""
+def refund_shop_order(
+    shop_order: ShopOrder,
+    *,
+    reason: str,
+    actor: User | None = None,
+    action: str = "cancel",
+    **detail,
+):
+    """Exactly one ShopOrder's part back, in the caller's transaction: the ShopOrder moves by
+    ``action`` (``reject`` by the farmer, ``fail`` at inspection, ``cancel`` by staff) to a
+    state with nothing left to prepare, and its money is refunded, once. ``detail`` (role,
+    station_id, data) goes to the ShopOrder's event."""
     order = shop_order.order
+    lifecycle.check(lifecycles.SHOP_ORDER, shop_order, action)
     if order.status != OrderStatus.PAID or not _claim_refund(shop_order):
-        return None
-    lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, "cancel", actor=actor, reason=reason)
+        raise CommonError.INVALID_STATE(errors={"refund_status": [shop_order.refund_status]})
+    lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, action, actor=actor, reason=reason, **detail)
     return _refund(order, shop_order, shop_order.total_fen, _paid_method(order), reason=reason)
 
 
@@ -569,16 +583,33 @@ def mark_refunded(refund_no: str, *, external_id: str | None, failed: bool = Fal
         _settle_refund_status(order, refund)
     audit.record(None, f"refund.{target.value}", "order", order.id, out_refund_no=refund_no)
     db.session.commit()
+    if not failed:
+        notifications.notify_refund(refund)
     return Outcome(changed=True)
 
 
 def _settle_refund_status(order: Order, refund: Refund) -> None:
+    """Count the money back on the ShopOrder and the order (the refund moved to succeeded by
+    one conditional UPDATE, so this runs once per refund)."""
+    db.session.execute(
+        update(Order)
+        .where(Order.id == order.id)
+        .values(refunded_fen=Order.refunded_fen + refund.amount_fen)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(order, ["refunded_fen"])
     if refund.shop_order_id is not None:
         shop_order = db.session.get(ShopOrder, refund.shop_order_id)
         if shop_order is not None:
             shop_order.refund_status = RefundStatus.REFUNDED
-    # The order is refunded when every one of its refunds succeeded (a failed one is staff's
-    # to follow up, and keeps it pending).
+            shop_order.refunded_fen += refund.amount_fen
+            shop_order_events.record(
+                shop_order,
+                "refunded",
+                actor=None,
+                data={"amount_fen": refund.amount_fen, "out_refund_no": refund.out_refund_no},
+            )
+    # A failed refund is staff's to follow up, and keeps the order pending.
     unfinished = db.session.scalar(
         select(Refund.id).where(
             Refund.order_id == order.id,
@@ -586,8 +617,12 @@ def _settle_refund_status(order: Order, refund: Refund) -> None:
             Refund.id != refund.id,
         )
     )
-    if unfinished is None:
+    if unfinished is not None:
+        order.refund_status = RefundStatus.PENDING
+    elif order.refunded_fen >= order.total_fen:
         order.refund_status = RefundStatus.REFUNDED
+    else:
+        order.refund_status = RefundStatus.PARTIAL
 
 
 def retry_pending_refunds(*, older_than: timedelta = timedelta(minutes=5)) -> int:

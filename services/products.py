@@ -6,8 +6,6 @@ public sees (see models/products.py). Stock changes go straight to the live SKUs
 
 from __future__ import annotations
 
-import secrets
-import string
 from dataclasses import dataclass
 from datetime import date
 
@@ -22,7 +20,7 @@ from models.enums import (
     RejectReason,
     ReviewState,
 )
-from services import access, cursors, lifecycle, lifecycles, precheck
+from services import access, codes, cursors, lifecycle, lifecycles, precheck
 from services import media as media_service
 from services.error_codes import CommonError, ProductError, ShopError
 
@@ -49,7 +47,6 @@ FIX_HINTS = {
     RejectReason.NOT_OWN_PRODUCE: "只能销售本户自产的产品，如有疑问请联系帮扶干部。",
     RejectReason.OTHER: "请按审核意见修改后再提交。",
 }
-_TRACE_ALPHABET = string.ascii_letters + string.digits
 
 
 def _owned_product(actor: User, product_id: int) -> tuple[Product, int | None]:
@@ -195,7 +192,7 @@ def approve_product(actor: User, product_id: int, *, note: str = "") -> Product:
     if not was_listed:
         product.listed_at = utcnow()
     product.flagged, product.flag_detail = False, ""
-    product.trace_code = product.trace_code or _new_trace_code()
+    product.trace_code = product.trace_code or codes.new_trace_code()
     db.session.commit()
     return product
 
@@ -348,14 +345,6 @@ def _publish_draft(product: Product) -> None:
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value) if value else None
-
-
-def _new_trace_code() -> str:
-    """Ten base62 characters (~59 bits): short enough for a label, impossible to guess."""
-    while True:
-        code = "".join(secrets.choice(_TRACE_ALPHABET) for _ in range(10))
-        if not db.session.scalar(select(Product.id).where(Product.trace_code == code)):
-            return code
 
 
 def _event(

@@ -130,6 +130,38 @@ class LineOut(Schema):
     subtotal_fen = fields.Integer(required=True)
 
 
+class EventActorOut(Schema):
+    role = fields.String(allow_none=True, metadata={"description": "null: the system"})
+    name = fields.String(required=True, metadata={"description": "masked"})
+
+
+class EventStationOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class ShopOrderEventOut(Schema):
+    action = fields.String(
+        required=True,
+        metadata={
+            "description": "pay, accept, reject, hand_in, pass, fail, ship, confirm, "
+            "auto_confirm, complete, cancel, overdue, refunded"
+        },
+    )
+    actor = fields.Nested(EventActorOut, allow_none=True)
+    station = fields.Nested(EventStationOut, allow_none=True)
+    at = fields.DateTime(required=True)
+    data = fields.Dict(required=True)
+
+
+class ShipmentOut(Schema):
+    id = fields.Integer(required=True)
+    method = fields.String(required=True)
+    carrier = fields.String(required=True, metadata={"description": "WeChat's delivery_id"})
+    tracking_no = fields.String(required=True)
+    shipped_at = fields.DateTime(required=True)
+
+
 class ShopOrderOut(Schema):
     id = fields.Integer(required=True)
     shop_id = fields.Integer(required=True)
@@ -139,6 +171,17 @@ class ShopOrderOut(Schema):
     goods_fen = fields.Integer(required=True)
     shipping_fen = fields.Integer(required=True)
     total_fen = fields.Integer(required=True)
+    refunded_fen = fields.Integer(required=True)
+    station = fields.Nested(EventStationOut, allow_none=True)
+    label_code = fields.String(
+        allow_none=True, metadata={"description": "on the slip brought to the station"}
+    )
+    accept_by = fields.DateTime(allow_none=True)
+    hand_in_by = fields.DateTime(allow_none=True)
+    overdue_since = fields.DateTime(allow_none=True)
+    shipment = fields.Nested(ShipmentOut, allow_none=True)
+    batch_code = fields.String(allow_none=True, metadata={"description": "its trace code"})
+    events = fields.List(fields.Nested(ShopOrderEventOut), required=True)
 
 
 class PaymentOut(Schema):
@@ -184,6 +227,7 @@ class OrderOut(Schema):
     id = fields.Integer(required=True)
     status = fields.Enum(OrderStatus, by_value=True, required=True)
     refund_status = fields.Enum(RefundStatus, by_value=True, required=True)
+    refunded_fen = fields.Integer(required=True)
     buyer_id = fields.Integer(required=True)
     unit_id = fields.Integer(allow_none=True)
     goods_fen = fields.Integer(required=True)

@@ -135,10 +135,13 @@ def payment_status(order_id):
     CommonError.NOT_FOUND,
     CommonError.FORBIDDEN,
     CommonError.INVALID_STATE,
+    OrderError.IN_FULFILMENT,
     PaymentError.PAYMENT_UNAVAILABLE,
 )
 def cancel_order(data, order_id):
-    """Cancel before anything ships: the stock goes back, and money paid is refunded."""
+    """Cancel before any farmer accepted a part: the stock goes back, and money paid is
+    refunded. Once a part is accepted, the parts still waiting are each the farmer's to
+    accept or reject."""
     order = orders.cancel_order(current_user(), order_id, reason=data.get("reason", ""))
     return present_order(order)
 
