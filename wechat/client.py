@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,14 @@ LABEL_OTHER = 21000
 
 Suggest = Literal["pass", "review", "risky"]
 _SEVERITY: dict[str, int] = {"pass": 0, "review": 1, "risky": 2}
+
+# upload_shipping_info: "the payment has completed shipping" and "the payment used its one
+# re-shipping" (wechat.md §4.8): either way WeChat already holds shipping information for it.
+SHIPPING_ALREADY_UPLOADED = frozenset({10060002, 10060003})
+# subscribe/send: the user refused, or has no subscription left; normal, not an error (§3).
+NOT_SUBSCRIBED = 43101
+# subscribe/send: a value broke its keyword's rule; errmsg names the field (§3).
+PARAMETER_RULE_VIOLATED = 47003
 
 
 @dataclass(frozen=True)
@@ -279,6 +288,50 @@ class MiniProgramClient:
         trace_id = payload.get("trace_id")
         return ContentVerdict(suggest, label, trace_id if isinstance(trace_id, str) else None)
 
+    def upload_shipping_info(self, body: dict[str, Any]) -> None:
+        """Tell WeChat how a payment's goods left (wechat.md §4.8): ``order_key``,
+        ``logistics_type``, ``delivery_mode``, ``shipping_list``, ``upload_time``, ``payer``.
+        Funds stay frozen until it is recorded; WeChat takes it once per payment and answers a
+        repeat with an errcode of ``SHIPPING_ALREADY_UPLOADED``."""
+        self._post_with_token("/wxa/sec/order/upload_shipping_info", body)
+
+    def send_subscribe_message(
+        self,
+        *,
+        touser: str,
+        template_id: str,
+        data: dict[str, str],
+        page: str | None = None,
+        miniprogram_state: str = "formal",
+        lang: str = "zh_CN",
+    ) -> bool:
+        """Send a one-time subscribe message (wechat.md §3). ``data`` maps template keywords to
+        plain values, fitted to their keyword's rule first (``fit_subscribe_value``). False when
+        the user has no subscription left (43101: normal, nothing to report); True when sent."""
+        body: dict[str, Any] = {
+            "touser": touser,
+            "template_id": template_id,
+            "miniprogram_state": miniprogram_state,
+            "lang": lang,
+            "data": {key: {"value": fit_subscribe_value(key, v)} for key, v in data.items()},
+        }
+        if page:
+            body["page"] = page
+        try:
+            self._post_with_token("/cgi-bin/message/subscribe/send", body)
+        except WeChatError as exc:
+            if exc.errcode == NOT_SUBSCRIBED:
+                return False
+            if exc.errcode == PARAMETER_RULE_VIOLATED:
+                # Our rules let a value through that WeChat refuses: the errmsg names the field.
+                log.error(
+                    "subscribe message %s refused by WeChat's value rules: %s",
+                    template_id,
+                    exc.errmsg,
+                )
+            raise
+        return True
+
     # -- shared plumbing ------------------------------------------------------------------
 
     def _get_json(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -350,6 +403,89 @@ class MiniProgramClient:
             log.warning("wechat %s %s errcode=%s", method, path, exc.errcode)
             raise
         return payload
+
+
+# -- subscribe message values ------------------------------------------------------------------
+
+# The keyword type is the key without its number: thing2 → thing, character_string1 →
+# character_string.
+_KEYWORD_RE = re.compile(r"^([a-z_]+?)\d*$")
+_NON_CJK_RE = re.compile(r"[^\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Digits, letters and printable ASCII symbols (character_string, up to 32 of them).
+_NOT_ASCII_PRINTABLE_RE = re.compile(r"[^\x21-\x7e]")
+_NOT_LETTER_RE = re.compile(r"[^A-Za-z]")
+_LETTERS_RE = re.compile(r"^[A-Za-z ]+$")
+_NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_AMOUNT_RE = re.compile(r"^[¥$]?(\d+(\.\d{1,2})?)元?$")
+_PHONE_RE = re.compile(r"^[0-9+\-()* ]{1,17}$")
+_TIME_RE = re.compile(r"^[0-9年月日时分秒:：\-/ ~.T]+$")
+_SYMBOL_RE = re.compile(r"^[^\w\s]{1,5}$")
+
+# Lengths in characters, for the types cut to fit.
+_MAX_LENGTH = {"thing": 20, "character_string": 32, "letter": 32, "car_number": 8, "phrase": 5}
+
+
+def _cut(value: str, limit: int) -> str:
+    """At most ``limit`` characters; a cut text ends with an ellipsis so it reads as cut."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def fit_subscribe_value(key: str, value: str) -> str:
+    """``value`` made to pass the rule of ``key``'s keyword type (wechat.md §3), or ValueError
+    when it cannot be without changing its meaning (an amount, a number, a phone number or a
+    time that is not one). Text is cut, characters the type does not take are dropped."""
+    match = _KEYWORD_RE.match(key)
+    kind = match.group(1) if match else key
+    text = " ".join(str(value).split())  # one line, blanks collapsed
+    if kind == "thing":
+        return _cut(text, _MAX_LENGTH["thing"]) or "-"
+    if kind == "character_string":
+        kept = _NOT_ASCII_PRINTABLE_RE.sub("", text)[: _MAX_LENGTH["character_string"]]
+        return kept or "-"
+    if kind == "letter":
+        kept = _NOT_LETTER_RE.sub("", text)[: _MAX_LENGTH["letter"]]
+        if not kept:
+            raise ValueError(f"{key}: no letters in the value")
+        return kept
+    if kind == "phrase":
+        kept = _NON_CJK_RE.sub("", text)[: _MAX_LENGTH["phrase"]]
+        if not kept:
+            raise ValueError(f"{key}: a phrase is Chinese characters only")
+        return kept
+    if kind == "name":
+        if _LETTERS_RE.match(text):
+            return text[:20]
+        return text[:10]
+    if kind == "car_number":
+        return text[: _MAX_LENGTH["car_number"]]
+    if kind == "amount":
+        plain = text.replace(",", "").replace(" ", "").replace("￥", "¥")
+        amount = _AMOUNT_RE.match(plain)
+        if amount is None or sum(c.isdigit() for c in amount.group(1)) > 10:
+            raise ValueError(f"{key}: not an amount like ¥12.50")
+        return plain if plain[0] in "¥$" else "¥" + plain
+    if kind == "number":
+        if not _NUMBER_RE.match(text) or sum(c.isdigit() for c in text) > 32:
+            raise ValueError(f"{key}: not a number of at most 32 digits")
+        return text
+    if kind == "phone_number":
+        if not _PHONE_RE.match(text):
+            raise ValueError(f"{key}: not a phone number of at most 17 digits or symbols")
+        return text
+    if kind in ("time", "date"):
+        if not text or not _TIME_RE.match(text) or not any(c.isdigit() for c in text):
+            raise ValueError(f"{key}: not a time or date")
+        return text
+    if kind == "symbol":
+        if not _SYMBOL_RE.match(text):
+            raise ValueError(f"{key}: not 1 to 5 symbols")
+        return text
+    return text  # enum and types this table does not know: WeChat judges them
+
+
+def subscribe_amount(fen: int) -> str:
+    """An ``amount`` keyword's value: ¥12.50 for 1250 fen."""
+    return f"¥{fen // 100}.{fen % 100:02d}"
 
 
 def _chunks(content: str) -> list[str]:

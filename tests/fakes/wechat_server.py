@@ -3,18 +3,22 @@
 It answers like WeChat does (wechat.md §1.1): HTTP 200 for every API error with a JSON
 ``{"errcode", "errmsg"}`` body, ``text/plain`` content type, single-use login codes. Tests drive it
 with ``issue_code`` (what wx.login would return), ``expire_tokens``, ``set_risky_words`` /
-``set_review_words``, and inject failures with ``fail_next*`` / ``delay_next``.
+``set_review_words``, ``unsubscribe`` (subscribe messages to that openid answer 43101), and inject
+failures with ``fail_next*`` / ``delay_next``. What it accepted is kept in ``shipping_uploads``
+and ``subscribe_messages``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -22,6 +26,43 @@ from werkzeug.wrappers import Request, Response
 
 # The text fields msg_sec_check v2 scans.
 FIELDS_CHECKED = ("content", "title", "nickname", "signature")
+
+SHIPPING_PATH = "/wxa/sec/order/upload_shipping_info"
+SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/send"
+# upload_shipping_info's documented errcodes (wechat.md §4.8 and WeChat's API page).
+SHIPPING_DONE = 10060002  # 支付单已完成发货，无法继续发货: a second upload for one payment
+LOGISTICS_TYPE_INVALID = 10060005
+SPLIT_ONLY_FOR_EXPRESS = 10060006
+IS_ALL_DELIVERED_MISSING = 10060007
+ITEM_DESC_EMPTY = 10060008
+ITEM_DESC_TOO_LONG = 10060009
+SHIPPING_PARAM_INVALID = 10060014
+SHIPPING_LIST_TOO_LONG = 10060024
+EXPRESS_COMPANY_TOO_LONG = 10060025
+TRACKING_NO_TOO_LONG = 10060026
+ORDER_NUMBER_TYPE_INVALID = 268485194
+TRANSACTION_ID_MISSING = 268485195
+MCHID_MISSING = 268485196
+OUT_TRADE_NO_MISSING = 268485197
+UPLOAD_TIME_INVALID = 268485216
+DELIVERY_MODE_INVALID = 268485224
+TRACKING_NO_MISSING = 268485226
+EXPRESS_COMPANY_MISSING = 268485227
+UNIFIED_NEEDS_ONE_ITEM = 268485228
+
+# subscribe/send's value rules by keyword type (wechat.md §3), checked here independently of
+# the client's own fitting: a value the client lets through wrongly is refused with 47003.
+_SUBSCRIBE_RULES: dict[str, re.Pattern[str]] = {
+    "thing": re.compile(r"^.{1,20}$", re.S),
+    "character_string": re.compile(r"^[\x21-\x7e]{1,32}$"),
+    "letter": re.compile(r"^[A-Za-z]{1,32}$"),
+    "phrase": re.compile(r"^[\u3400-\u9fff\uf900-\ufaff]{1,5}$"),
+    "name": re.compile(r"^([\u3400-\u9fff\uf900-\ufaff·]{1,10}|[A-Za-z ]{1,20})$"),
+    "amount": re.compile(r"^[¥$]\d{1,10}(\.\d{1,2})?元?$"),
+    "number": re.compile(r"^-?\d{1,32}(\.\d+)?$"),
+    "phone_number": re.compile(r"^[0-9+\-()* ]{1,17}$"),
+    "car_number": re.compile(r"^.{1,8}$"),
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +144,38 @@ class FakeWeChat:
         with self._lock:
             self._failures.append((path, status, body))
 
+    def fail_next_shipping(
+        self, errcode: int = -1, *, times: int = 1, http_status: int | None = None
+    ) -> None:
+        """The next ``times`` shipping uploads answer this errcode (or, given ``http_status``,
+        that HTTP status with an empty body) and are not recorded."""
+        for _ in range(times):
+            if http_status is not None:
+                self.fail_next_http(http_status, path=SHIPPING_PATH)
+            else:
+                self.fail_next(errcode, path=SHIPPING_PATH)
+
+    def hang_next_shipping(self, seconds: float) -> None:
+        """The next shipping upload sleeps this long before answering (a client timeout)."""
+        self.delay_next(seconds, path=SHIPPING_PATH)
+
+    def unsubscribe(self, openid: str) -> None:
+        """Subscribe messages to this openid answer 43101 (refused, or no subscription left)."""
+        with self._lock:
+            self._unsubscribed.add(openid)
+
+    @property
+    def shipping_uploads(self) -> list[dict[str, Any]]:
+        """Bodies of the shipping uploads accepted since the last reset(), oldest first."""
+        with self._lock:
+            return list(self._shipping_uploads)
+
+    @property
+    def subscribe_messages(self) -> list[dict[str, Any]]:
+        """Bodies of the subscribe messages sent since the last reset(), oldest first."""
+        with self._lock:
+            return list(self._subscribe_messages)
+
     def expire_tokens(self) -> None:
         """The current access_token stops working; stable_token hands out a new one."""
         with self._lock:
@@ -118,10 +191,10 @@ class FakeWeChat:
         with self._lock:
             self._review_words = list(words)
 
-    def delay_next(self, seconds: float) -> None:
-        """The next call sleeps this long before answering."""
+    def delay_next(self, seconds: float, *, path: str | None = None) -> None:
+        """The next call to ``path`` (any path if None) sleeps this long before answering."""
         with self._lock:
-            self._delays.append(seconds)
+            self._delays.append((path, seconds))
 
     @property
     def requests(self) -> list[tuple[str, str, dict[str, str]]]:
@@ -147,12 +220,16 @@ class FakeWeChat:
         self._codes: dict[str, _Login] = {}
         self._used: set[str] = set()
         self._failures: deque[tuple[str | None, int, str]] = deque()
-        self._delays: deque[float] = deque()
+        self._delays: deque[tuple[str | None, float]] = deque()
         self._log: list[tuple[str, str, dict[str, str]]] = []
         self._bodies: list[bytes] = []
         self._token: str | None = None
         self._risky_words: list[str] = []
         self._review_words: list[str] = []
+        self._shipping_uploads: list[dict[str, Any]] = []
+        self._shipped_keys: set[tuple[Any, ...]] = set()
+        self._subscribe_messages: list[dict[str, Any]] = []
+        self._unsubscribed: set[str] = set()
 
     # -- HTTP -----------------------------------------------------------------------------
 
@@ -162,7 +239,7 @@ class FakeWeChat:
         with self._lock:
             self._log.append((request.method, request.path, request.args.to_dict()))
             self._bodies.append(raw_body)
-            delay = self._delays.popleft() if self._delays else 0.0
+            delay = self._pop_delay(request.path)
             failure = self._pop_failure(request.path)
         if delay:
             time.sleep(delay)  # outside the lock, so other requests go on meanwhile
@@ -175,9 +252,21 @@ class FakeWeChat:
             response = self._reply(self._stable_token(request))
         elif request.path == "/wxa/msg_sec_check":
             response = self._reply(self._msg_sec_check(request))
+        elif request.path == SHIPPING_PATH:
+            response = self._reply(self._upload_shipping_info(request))
+        elif request.path == SUBSCRIBE_PATH:
+            response = self._reply(self._subscribe_send(request))
         else:
             response = Response("404 Not Found", status=404, content_type="text/plain")
         return response(environ, start_response)
+
+    def _pop_delay(self, path: str) -> float:
+        # Called under the lock, like _pop_failure.
+        for index, (target, seconds) in enumerate(self._delays):
+            if target is None or target == path:
+                del self._delays[index]
+                return seconds
+        return 0.0
 
     def _pop_failure(self, path: str) -> tuple[int, str] | None:
         # Called under the lock. The first queued failure aimed at this path (or any) wins.
@@ -288,3 +377,131 @@ class FakeWeChat:
             "detail": [detail | {"prob": 90}, {"strategy": "keyword", "errcode": 0}],
             "trace_id": secrets.token_hex(12),
         }
+
+    def _token_refused(self, request: Request) -> dict[str, Any] | None:
+        with self._lock:
+            token = self._token
+        if token is None or request.args.get("access_token") != token:
+            return self._error(40001, "invalid credential, access_token is invalid or not latest")
+        return None
+
+    def _upload_shipping_info(self, request: Request) -> dict[str, Any]:
+        if request.method != "POST":
+            return self._error(43002, "require POST method")
+        refused = self._token_refused(request)
+        if refused is not None:
+            return refused
+        body = self._json_body(request)
+        if body is None:
+            return self._error(47001, "data format error")
+        order_key = body.get("order_key")
+        if not isinstance(order_key, dict):
+            return self._error(SHIPPING_PARAM_INVALID, "order_key missing")
+        key: tuple[Any, ...]
+        if order_key.get("order_number_type") == 1:
+            if not order_key.get("mchid"):
+                return self._error(MCHID_MISSING, "mchid missing")
+            if not order_key.get("out_trade_no"):
+                return self._error(OUT_TRADE_NO_MISSING, "out_trade_no missing")
+            key = (1, order_key["mchid"], order_key["out_trade_no"])
+        elif order_key.get("order_number_type") == 2:
+            if not order_key.get("transaction_id"):
+                return self._error(TRANSACTION_ID_MISSING, "transaction_id missing")
+            key = (2, order_key["transaction_id"])
+        else:
+            return self._error(ORDER_NUMBER_TYPE_INVALID, "invalid order_number_type")
+        problem = self._shipping_problem(body)
+        if problem is not None:
+            return self._error(*problem)
+        with self._lock:
+            # WeChat keeps one shipping record per payment; this fake refuses any repeat with
+            # "支付单已完成发货" (real WeChat allows one re-shipment before 10060003).
+            if key in self._shipped_keys:
+                return self._error(SHIPPING_DONE, "支付单已完成发货，无法继续发货")
+            self._shipped_keys.add(key)
+            self._shipping_uploads.append(body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    @staticmethod
+    def _shipping_problem(body: dict[str, Any]) -> tuple[int, str] | None:
+        logistics_type, mode = body.get("logistics_type"), body.get("delivery_mode")
+        if logistics_type not in (1, 2, 3, 4):
+            return LOGISTICS_TYPE_INVALID, "物流类型有误"
+        if mode not in (1, 2):
+            return DELIVERY_MODE_INVALID, "invalid delivery_mode"
+        items = body.get("shipping_list")
+        if not isinstance(items, list) or not items:
+            return SHIPPING_PARAM_INVALID, "shipping_list missing"
+        if len(items) > 15:
+            return SHIPPING_LIST_TOO_LONG, "物流信息列表太长"
+        if mode == 1 and len(items) != 1:
+            return UNIFIED_NEEDS_ONE_ITEM, "统一发货模式下，物流信息列表长度必须为 1"
+        if mode == 2 and logistics_type != 1:
+            return SPLIT_ONLY_FOR_EXPRESS, "非快递发货时不允许分拆发货"
+        if mode == 2 and not isinstance(body.get("is_all_delivered"), bool):
+            return IS_ALL_DELIVERED_MISSING, "分拆发货模式下必须填写 is_all_delivered 字段"
+        for item in items:
+            if not isinstance(item, dict) or not item.get("item_desc"):
+                return ITEM_DESC_EMPTY, "商品描述 item_desc 字段不能为空"
+            if len(item["item_desc"]) > 120:
+                return ITEM_DESC_TOO_LONG, "商品描述 item_desc 字段太长"
+            if logistics_type == 1:
+                if not item.get("tracking_no"):
+                    return TRACKING_NO_MISSING, "物流单号不能为空"
+                if not item.get("express_company"):
+                    return EXPRESS_COMPANY_MISSING, "物流公司编码不能为空"
+            if len(str(item.get("tracking_no", "")).encode()) > 128:
+                return TRACKING_NO_TOO_LONG, "物流单号太长"
+            if len(str(item.get("express_company", "")).encode()) > 128:
+                return EXPRESS_COMPANY_TOO_LONG, "物流公司编码太长"
+            contact = item.get("contact") or {}
+            phones = [contact.get("receiver_contact"), contact.get("consignor_contact")]
+            if item.get("express_company") == "SF" and not any(phones):
+                # WeChat documents the rule (顺丰 needs a contact) but no code of its own.
+                return SHIPPING_PARAM_INVALID, "顺丰发货须填写联系方式"
+            if any(phone and "*" not in phone for phone in phones):
+                # Contacts travel masked, the last four digits in clear (189****1234).
+                return SHIPPING_PARAM_INVALID, "联系方式须掩码传输"
+        try:
+            uploaded = datetime.fromisoformat(str(body.get("upload_time")))
+        except ValueError:
+            uploaded = None
+        if uploaded is None or uploaded.tzinfo is None:
+            return UPLOAD_TIME_INVALID, "上传时间非法，请按照 RFC 3339 格式填写"
+        payer = body.get("payer")
+        if not isinstance(payer, dict) or not payer.get("openid"):
+            return SHIPPING_PARAM_INVALID, "payer.openid missing"
+        return None
+
+    def _subscribe_send(self, request: Request) -> dict[str, Any]:
+        if request.method != "POST":
+            return self._error(43002, "require POST method")
+        refused = self._token_refused(request)
+        if refused is not None:
+            return refused
+        body = self._json_body(request)
+        if body is None:
+            return self._error(47001, "data format error")
+        if not body.get("touser"):
+            return self._error(40003, "invalid openid")
+        if not body.get("template_id"):
+            return self._error(40037, "invalid template_id")
+        if "page" in body and not isinstance(body["page"], str):
+            return self._error(41030, "invalid page")
+        if body.get("miniprogram_state", "formal") not in ("developer", "trial", "formal"):
+            return self._error(47003, "argument invalid! miniprogram_state invalid")
+        if body.get("lang", "zh_CN") not in ("zh_CN", "en_US", "zh_HK", "zh_TW"):
+            return self._error(47003, "argument invalid! lang invalid")
+        data = body.get("data")
+        if not isinstance(data, dict) or not data:
+            return self._error(47003, "argument invalid! data invalid")
+        for name, entry in data.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            rule = _SUBSCRIBE_RULES.get(re.sub(r"\d+$", "", name))
+            if not isinstance(value, str) or (rule is not None and not rule.match(value)):
+                return self._error(47003, f"argument invalid! data.{name}.value invalid")
+        with self._lock:
+            if body["touser"] in self._unsubscribed:
+                return self._error(43101, "user refuse to accept the msg")
+            self._subscribe_messages.append(body)
+        return {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(10**12)}

@@ -1,0 +1,230 @@
+"""Notifications after the commit: a log line by default, WeChat subscribe messages when
+configured; never an exception to the act that sent them."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from models import Order, Refund, Shipment, ShopOrder, User, db
+from models.enums import PaymentMethod, ShipMethod
+from services import notifications
+from services.wechat_gateway import wechat_client
+from tests.shopping import Shopping
+
+SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/send"
+
+
+@pytest.fixture
+def shopping(world, catalog, client):
+    return Shopping(world, catalog, client)
+
+
+@pytest.fixture
+def paid(shopping):
+    """A paid order of one shop (dev method: how it was paid does not matter here)."""
+    offer = shopping.offer()
+    buyer, address = shopping.buyer()
+    order = shopping.order(buyer, address, [(offer.sku_ids[0], 2)])
+    shopping.pay_dev(buyer, order["id"])
+    return offer, buyer, order
+
+
+@pytest.fixture
+def by_wechat(app, fake_wechat, monkeypatch):
+    """Subscribe messages through the fake WeChat, with every template set; no access token
+    left in the app's cache (the fake forgot the one it issued)."""
+    settings = {
+        "NOTIFICATIONS_BACKEND": "wechat",
+        "WECHAT_TMPL_NEW_SHOP_ORDER": "tmpl-new",
+        "WECHAT_TMPL_SHIPPED": "tmpl-shipped",
+        "WECHAT_TMPL_REFUND": "tmpl-refund",
+        "WECHAT_MINIPROGRAM_STATE": "trial",
+    }
+    for key, value in settings.items():
+        monkeypatch.setitem(app.config, key, value)
+    with app.app_context():
+        client = wechat_client()
+        client._token_cache.delete(client._token_key)
+    return fake_wechat
+
+
+def openid_of(app, person) -> str:
+    with app.app_context():
+        return db.session.get(User, person.id).openid
+
+
+def notify_new(app, order: dict) -> None:
+    with app.app_context():
+        notifications.notify_new_shop_order(
+            db.session.get(ShopOrder, order["shop_orders"][0]["id"])
+        )
+
+
+def shipped(app, order: dict, method=ShipMethod.EXPRESS, carrier="SF") -> None:
+    """Stand-in for the shipping act (services/fulfilment.py): the part leaves in a parcel,
+    then the buyer is told, after the commit."""
+    with app.app_context():
+        shipment = Shipment(method=method, carrier=carrier, tracking_no="SF1400000000001")
+        db.session.add(shipment)
+        db.session.flush()
+        shop_order = db.session.get(ShopOrder, order["shop_orders"][0]["id"])
+        shop_order.shipment_id = shipment.id
+        db.session.commit()
+        notifications.notify_shipped(shop_order)
+
+
+def refunded(app, order: dict, amount_fen: int) -> int:
+    """Stand-in for a refund WeChat confirmed (services/payments.py), then the buyer told."""
+    with app.app_context():
+        refund = Refund(
+            order_id=order["id"],
+            shop_order_id=order["shop_orders"][0]["id"],
+            out_refund_no=f"NJR-test-{order['id']}",
+            method=PaymentMethod.DEV,
+            amount_fen=amount_fen,
+            reason="农户无法发货",
+        )
+        db.session.add(refund)
+        db.session.commit()
+        notifications.notify_refund(refund)
+        return refund.id
+
+
+# --- the log backend -----------------------------------------------------------------------------
+
+
+def test_by_default_each_notification_is_one_log_line_of_ids(app, paid, caplog):
+    offer, buyer, order = paid
+    part = order["shop_orders"][0]["id"]
+
+    with caplog.at_level(logging.INFO, logger="services.notifications"):
+        notify_new(app, order)
+        shipped(app, order)
+        refund_id = refunded(app, order, 4500)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "services.notifications"]
+    assert lines == [
+        f"notification new_shop_order to user {offer.farmer.id}: shop_order {part}",
+        f"notification shipped to user {buyer.id}: shop_order {part}",
+        f"notification refund to user {buyer.id}: refund {refund_id}",
+    ]
+    for line in lines:  # ids only: no names, phones, addresses or openids
+        assert "张三" not in line and "1380552" not in line and "openid" not in line
+
+
+def test_the_log_backend_never_calls_wechat(app, paid, fake_wechat):
+    notify_new(app, paid[2])
+
+    assert fake_wechat.calls(SUBSCRIBE_PATH) == 0
+
+
+# --- the WeChat backend --------------------------------------------------------------------------
+
+
+def test_every_household_member_hears_of_a_new_shop_order(app, paid, world, by_wechat):
+    offer, _, order = paid
+    with app.app_context():
+        household_id = db.session.get(ShopOrder, order["shop_orders"][0]["id"]).household_id
+        trade_no = db.session.get(Order, order["id"]).out_trade_no
+    second = world.farmer(household_id)
+
+    notify_new(app, order)
+
+    messages = by_wechat.subscribe_messages
+    assert sorted(m["touser"] for m in messages) == sorted(
+        [openid_of(app, offer.farmer), openid_of(app, second)]
+    )
+    part = order["shop_orders"][0]["id"]
+    assert messages[0]["template_id"] == "tmpl-new"
+    assert messages[0]["page"] == f"pages/shop-order/detail?id={part}"
+    assert messages[0]["miniprogram_state"] == "trial"
+    assert messages[0]["data"] == {
+        "character_string1": {"value": trade_no},
+        "thing2": {"value": "散养土鸡蛋"},
+        "amount3": {"value": f"¥{order['total_fen'] // 100}.{order['total_fen'] % 100:02d}"},
+    }
+
+
+def test_a_member_who_did_not_subscribe_is_skipped_quietly(app, paid, world, by_wechat, caplog):
+    offer, _, order = paid
+    by_wechat.unsubscribe(openid_of(app, offer.farmer))
+
+    with caplog.at_level(logging.INFO, logger="services.notifications"):
+        notify_new(app, order)
+
+    assert by_wechat.subscribe_messages == []
+    assert by_wechat.calls(SUBSCRIBE_PATH) == 1
+    assert any("not subscribed" in r.getMessage() for r in caplog.records)
+
+
+def test_the_buyer_hears_the_carrier_and_tracking_number(app, paid, by_wechat):
+    _, buyer, order = paid
+
+    shipped(app, order)
+
+    [message] = by_wechat.subscribe_messages
+    assert message["touser"] == openid_of(app, buyer)
+    assert message["template_id"] == "tmpl-shipped"
+    assert message["page"] == f"pages/order/detail?id={order['id']}"
+    assert message["data"]["thing2"] == {"value": "顺丰速运"}
+    assert message["data"]["character_string3"] == {"value": "SF1400000000001"}
+
+
+def test_a_pickup_says_so(app, paid, by_wechat):
+    shipped(app, paid[2], method=ShipMethod.PICKUP, carrier="")
+
+    [message] = by_wechat.subscribe_messages
+    assert message["data"]["thing2"] == {"value": "到站自提"}
+
+
+def test_the_buyer_hears_of_a_refund(app, paid, by_wechat):
+    _, buyer, order = paid
+
+    refunded(app, order, 1250)
+
+    [message] = by_wechat.subscribe_messages
+    assert message["touser"] == openid_of(app, buyer)
+    assert message["data"]["amount2"] == {"value": "¥12.50"}
+    assert message["data"]["thing3"] == {"value": "农户无法发货"}
+
+
+def test_a_template_not_set_sends_nothing(app, paid, by_wechat, monkeypatch):
+    monkeypatch.setitem(app.config, "WECHAT_TMPL_SHIPPED", "")
+
+    shipped(app, paid[2])
+
+    assert by_wechat.calls(SUBSCRIBE_PATH) == 0
+
+
+@pytest.mark.parametrize("trouble", ["http_500", "errcode_47003", "errcode_40037", "crash"])
+def test_no_trouble_reaches_the_act(app, paid, by_wechat, monkeypatch, caplog, trouble):
+    if trouble == "http_500":
+        by_wechat.fail_next_http(500, path=SUBSCRIBE_PATH)
+    elif trouble.startswith("errcode_"):
+        errcode = int(trouble.removeprefix("errcode_"))
+        by_wechat.fail_next(
+            errcode, "argument invalid! data.thing2.value invalid", path=SUBSCRIBE_PATH
+        )
+    else:
+
+        def broken():
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(notifications, "wechat_client", broken)
+
+    with caplog.at_level(logging.WARNING):
+        shipped(app, paid[2])  # returns normally
+
+    assert by_wechat.subscribe_messages == []
+    assert any(r.levelno >= logging.WARNING for r in caplog.records)
+    if trouble == "errcode_47003":
+        assert any("data.thing2.value invalid" in r.getMessage() for r in caplog.records)
+
+
+def test_a_part_without_a_parcel_sends_nothing(app, paid, by_wechat):
+    with app.app_context():
+        notifications.notify_shipped(db.session.get(ShopOrder, paid[2]["shop_orders"][0]["id"]))
+
+    assert by_wechat.calls(SUBSCRIBE_PATH) == 0

@@ -1,0 +1,507 @@
+"""WeChat's shipping information for orders paid through WeChat Pay: made once when the last
+part ships (refunded parts count as done), sent after the commit to the fake WeChat, retried
+while it fails, and listed to the county's staff."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from models import Order, OrderLine, Payment, Shipment, ShippingUpload, ShopOrder, User, db
+from models.base import utcnow
+from models.enums import (
+    RefundStatus,
+    ShipMethod,
+    ShippingUploadStatus,
+    ShopOrderStatus,
+)
+from services import payments, shipping_uploads
+from services.wechat_gateway import wechat_client
+from tests.factories import SANGZHI, SANGZHI_VILLAGE, assert_error, count_rows
+from tests.shopping import API, Shopping
+
+NOTIFY = f"{API}/payments/wechat/notify"
+LIST = f"{API}/admin/shipping-uploads"
+
+
+@pytest.fixture
+def pay(app, fake_wechat_pay):
+    """WeChat Pay on, pointed at the fake, for one test."""
+    fake = fake_wechat_pay
+    settings = {
+        "WECHATPAY_ENABLED": True,
+        "WECHATPAY_API_BASE": fake.base_url,
+        "WECHATPAY_MCHID": fake.mchid,
+        "WECHATPAY_APIV3_KEY": fake.apiv3_key,
+        "WECHATPAY_PRIVATE_KEY_PATH": str(fake.merchant_private_key_path),
+        "WECHATPAY_CERT_SERIAL": fake.merchant_serial,
+        "WECHATPAY_PUBLIC_KEY_PATH": str(fake.public_key_path),
+        "WECHATPAY_PUBLIC_KEY_ID": fake.public_key_id,
+        "WECHAT_APPID": fake.appid,
+        "PUBLIC_BASE_URL": "https://nongjia.test",
+    }
+    before = {key: app.config[key] for key in settings}
+    app.config.update(settings)
+    yield fake
+    app.config.update(before)
+
+
+@pytest.fixture
+def wechat(app, fake_wechat, pay):
+    """The fake WeChat, and no access token left in the app's cache (the fake forgot the one
+    it issued when it was reset): every call below is counted once."""
+    with app.app_context():
+        client = wechat_client()
+        client._token_cache.delete(client._token_key)
+    return fake_wechat
+
+
+@pytest.fixture
+def shopping(world, catalog, client):
+    return Shopping(world, catalog, client)
+
+
+# --- stand-ins -----------------------------------------------------------------------------------
+# Until services/fulfilment.py ships parts, these play its acts: the same rows and statuses, and
+# what the act does about WeChat (``prepare`` in its transaction, ``send`` after the commit).
+
+
+def paid_by_wechat(app, client, pay, shopping, offers, buyer=None) -> tuple[dict, object]:
+    """An order with one line of each offer (one ShopOrder per shop), paid through the fake
+    WeChat Pay (prepay, then its notification)."""
+    buyer, address = shopping.buyer(buyer)
+    order = shopping.order(buyer, address, [(offer.sku_ids[0], 1) for offer in offers])
+    answer = client.post(
+        f"{API}/orders/{order['id']}/pay", json={"method": "wechat"}, headers=buyer.headers
+    )
+    assert answer.status_code == 200, answer.json
+    with app.app_context():
+        trade_no = db.session.get(Order, order["id"]).out_trade_no
+    headers, body = pay.notification("good", out_trade_no=trade_no)
+    assert client.post(NOTIFY, data=body, headers=headers).status_code == 200
+    return order, buyer
+
+
+def part_ids(order: dict) -> list[int]:
+    return [shop_order["id"] for shop_order in order["shop_orders"]]
+
+
+def ship(
+    app,
+    order_id: int,
+    shop_order_ids: list[int],
+    *,
+    method: ShipMethod = ShipMethod.EXPRESS,
+    carrier: str = "YTO",
+    tracking_no: str = "YT7000000000001",
+    act: bool = True,
+) -> int | None:
+    """Stand-in for the shipping act: one Shipment carrying these ShopOrders. The id of the
+    upload the act made (None: nothing due); ``act=False`` leaves WeChat out entirely."""
+    with app.app_context():
+        express = method == ShipMethod.EXPRESS
+        shipment = Shipment(
+            method=method,
+            carrier=carrier if express else "",
+            tracking_no=tracking_no if express else "",
+        )
+        db.session.add(shipment)
+        db.session.flush()
+        for shop_order_id in shop_order_ids:
+            shop_order = db.session.get(ShopOrder, shop_order_id)
+            shop_order.status = ShopOrderStatus.SHIPPED
+            shop_order.shipment_id, shop_order.shipped_at = shipment.id, utcnow()
+        return _after_act(order_id, act)
+
+
+def refund_away(
+    app, order_id: int, shop_order_id: int, status: ShopOrderStatus = ShopOrderStatus.REJECTED
+) -> int | None:
+    """Stand-in for a farmer's rejection (or a failed inspection, a cancellation): the part is
+    done and its money on the way back."""
+    with app.app_context():
+        shop_order = db.session.get(ShopOrder, shop_order_id)
+        shop_order.status, shop_order.refund_status = status, RefundStatus.PENDING
+        return _after_act(order_id, True)
+
+
+def _after_act(order_id: int, act: bool) -> int | None:
+    upload = shipping_uploads.prepare(db.session.get(Order, order_id)) if act else None
+    upload_id = upload.id if upload is not None else None
+    db.session.commit()
+    if upload_id is not None:
+        shipping_uploads.send(upload_id)
+    return upload_id
+
+
+def upload_row(app, order_id: int) -> ShippingUpload | None:
+    with app.app_context():
+        row = db.session.scalar(select(ShippingUpload).where(ShippingUpload.order_id == order_id))
+        if row is not None:
+            db.session.expunge(row)
+        return row
+
+
+def payment_of(app, order_id: int) -> Payment:
+    with app.app_context():
+        payment = db.session.scalar(select(Payment).where(Payment.order_id == order_id))
+        db.session.expunge(payment)
+        return payment
+
+
+# --- when an upload is made ----------------------------------------------------------------------
+
+
+def test_nothing_is_uploaded_until_the_last_part_ships(app, client, pay, wechat, shopping):
+    offers = [shopping.offer(), shopping.offer()]
+    order, buyer = paid_by_wechat(app, client, pay, shopping, offers)
+    first, second = part_ids(order)
+
+    assert ship(app, order["id"], [first], tracking_no="YT1") is None
+    assert upload_row(app, order["id"]) is None and wechat.shipping_uploads == []
+
+    upload_id = ship(app, order["id"], [second], carrier="ZTO", tracking_no="ZT2")
+
+    row = upload_row(app, order["id"])
+    assert row.id == upload_id and row.status == ShippingUploadStatus.UPLOADED
+    assert row.uploaded_at is not None and row.attempts == 0 and row.last_error == ""
+    [body] = wechat.shipping_uploads
+    payment = payment_of(app, order["id"])
+    assert body["order_key"] == {"order_number_type": 2, "transaction_id": payment.external_id}
+    assert (body["logistics_type"], body["delivery_mode"], body["is_all_delivered"]) == (1, 2, True)
+    assert [(i["express_company"], i["tracking_no"]) for i in body["shipping_list"]] == [
+        ("YTO", "YT1"),
+        ("ZTO", "ZT2"),
+    ]
+    assert all(i["item_desc"] == "散养土鸡蛋" and "contact" not in i for i in body["shipping_list"])
+    assert body["payer"] == {"openid": payment.payer_openid}
+    assert datetime.fromisoformat(body["upload_time"]).utcoffset() == timedelta(hours=8)
+
+
+def test_one_parcel_is_a_unified_delivery_and_sf_gets_the_masked_phone(
+    app, client, pay, wechat, shopping
+):
+    offers = [shopping.offer(), shopping.offer()]
+    order, _ = paid_by_wechat(app, client, pay, shopping, offers)
+
+    ship(app, order["id"], part_ids(order), carrier="SF", tracking_no="SF1400000000001")
+
+    [body] = wechat.shipping_uploads
+    assert (body["logistics_type"], body["delivery_mode"]) == (1, 1)
+    assert "is_all_delivered" not in body
+    assert body["shipping_list"] == [
+        {
+            "tracking_no": "SF1400000000001",
+            "express_company": "SF",
+            "item_desc": "散养土鸡蛋",
+            "contact": {"receiver_contact": "138****0001"},
+        }
+    ]
+
+
+def test_refunded_parts_count_as_done(app, client, pay, wechat, shopping):
+    offers = [shopping.offer(), shopping.offer(), shopping.offer()]
+    order, _ = paid_by_wechat(app, client, pay, shopping, offers)
+    rejected, shipped, failed = part_ids(order)
+
+    assert refund_away(app, order["id"], rejected) is None  # nothing shipped yet
+    assert ship(app, order["id"], [shipped]) is None  # one part still waits
+    upload_id = refund_away(app, order["id"], failed, ShopOrderStatus.INSPECTION_FAILED)
+
+    assert upload_id is not None
+    [body] = wechat.shipping_uploads
+    assert body["delivery_mode"] == 1 and len(body["shipping_list"]) == 1
+
+
+def test_an_order_refunded_entirely_gets_no_upload(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+
+    assert refund_away(app, order["id"], part_ids(order)[0], ShopOrderStatus.CANCELLED) is None
+    assert count_rows(app, ShippingUpload) == 0
+
+
+def test_prepared_twice_it_is_made_and_sent_once(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    upload_id = ship(app, order["id"], part_ids(order))
+
+    with app.app_context():
+        again = shipping_uploads.prepare(db.session.get(Order, order["id"]))
+        assert again is not None and again.id == upload_id
+        assert not db.session.dirty and not db.session.new
+        db.session.commit()
+        assert shipping_uploads.send(upload_id) is True
+
+    assert count_rows(app, ShippingUpload) == 1
+    assert len(wechat.shipping_uploads) == 1
+    assert wechat.calls("/wxa/sec/order/upload_shipping_info") == 1
+
+
+def test_pickups_are_one_unified_pickup_item(app, client, pay, wechat, shopping):
+    offers = [shopping.offer(), shopping.offer()]
+    order, _ = paid_by_wechat(app, client, pay, shopping, offers)
+    first, second = part_ids(order)
+
+    ship(app, order["id"], [first], method=ShipMethod.PICKUP)
+    ship(app, order["id"], [second], method=ShipMethod.PICKUP)
+
+    [body] = wechat.shipping_uploads
+    assert (body["logistics_type"], body["delivery_mode"]) == (4, 1)
+    assert body["shipping_list"] == [{"item_desc": "散养土鸡蛋"}]
+
+
+def test_pickups_beside_parcels_are_left_out_of_the_parcel_list(app, client, pay, wechat, shopping):
+    offers = [shopping.offer(), shopping.offer()]
+    order, _ = paid_by_wechat(app, client, pay, shopping, offers)
+    first, second = part_ids(order)
+
+    ship(app, order["id"], [first], method=ShipMethod.PICKUP)
+    ship(app, order["id"], [second], tracking_no="YT9")
+
+    [body] = wechat.shipping_uploads
+    assert (body["logistics_type"], body["delivery_mode"]) == (1, 1)
+    assert [item["tracking_no"] for item in body["shipping_list"]] == ["YT9"]
+
+
+def test_without_a_transaction_id_the_merchant_number_names_the_payment(
+    app, client, pay, wechat, shopping
+):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    ship(app, order["id"], part_ids(order), act=False)
+    with app.app_context():
+        db.session.execute(update(Payment).values(external_id=None))
+        row = db.session.get(Order, order["id"])
+        body = shipping_uploads.shipping_body(row)
+        expected = {"order_number_type": 1, "mchid": pay.mchid, "out_trade_no": row.out_trade_no}
+        assert body["order_key"] == expected
+        assert row.out_trade_no == payments.payment_no(row)
+        db.session.rollback()
+
+
+def test_long_titles_are_cut_to_120_characters(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    with app.app_context():  # stand-in lines: more titles than WeChat takes
+        first = db.session.get(ShopOrder, part_ids(order)[0]).lines[0]
+        first.title = "土" * 60
+        for n in range(3):
+            db.session.add(
+                OrderLine(
+                    shop_order_id=first.shop_order_id,
+                    sku_id=first.sku_id,
+                    product_id=first.product_id,
+                    title=str(n) * 50,
+                    spec_name="",
+                    price_fen=0,
+                    quantity=1,
+                    subtotal_fen=0,
+                )
+            )
+        db.session.commit()
+
+    ship(app, order["id"], part_ids(order))
+
+    item_desc = wechat.shipping_uploads[0]["shipping_list"][0]["item_desc"]
+    assert len(item_desc) == 120 and item_desc[-1] == "…"
+    assert item_desc.startswith("土" * 60 + "、" + "0" * 50 + "、")
+
+
+def test_a_dev_paid_order_gets_no_upload(app, client, pay, wechat, shopping):
+    offer = shopping.offer()
+    buyer, address = shopping.buyer()
+    order = shopping.order(buyer, address, [(offer.sku_ids[0], 1)])
+    shopping.pay_dev(buyer, order["id"])
+
+    assert ship(app, order["id"], part_ids(order)) is None
+    assert count_rows(app, ShippingUpload) == 0 and wechat.shipping_uploads == []
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+def test_a_failed_upload_stays_pending_and_the_job_sends_it(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    wechat.fail_next_shipping(-1, times=2)  # busy, and busy again on the client's one retry
+
+    upload_id = ship(app, order["id"], part_ids(order))
+
+    row = upload_row(app, order["id"])
+    assert row.id == upload_id and row.status == ShippingUploadStatus.PENDING
+    assert row.attempts == 1 and row.last_error.startswith("WeChat errcode -1")
+    assert row.last_attempt_at is not None and row.uploaded_at is None
+    wechat.fail_next_shipping(http_status=500)
+    with app.app_context():
+        assert shipping_uploads.send(upload_id) is False
+        assert shipping_uploads.retry_pending() == 0  # tried just now: not yet again
+    row = upload_row(app, order["id"])
+    assert row.attempts == 2 and "HTTP 500" in row.last_error
+    assert "access_token" not in row.last_error
+
+    with app.app_context():
+        assert shipping_uploads.retry_pending(older_than=timedelta(0)) == 1
+        assert shipping_uploads.retry_pending(older_than=timedelta(0)) == 0
+
+    row = upload_row(app, order["id"])
+    assert row.status == ShippingUploadStatus.UPLOADED and row.attempts == 2
+    assert len(wechat.shipping_uploads) == 1
+
+
+def test_a_hanging_wechat_is_a_failure_not_a_wait(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    app.config["WECHAT_TIMEOUT"], before = 0.3, app.config["WECHAT_TIMEOUT"]
+    try:
+        with app.app_context():
+            wechat_client().access_token()  # the token fetch is not the call that hangs
+        wechat.hang_next_shipping(1.0)
+        ship(app, order["id"], part_ids(order))
+    finally:
+        app.config["WECHAT_TIMEOUT"] = before
+    deadline = time.monotonic() + 5  # the hung request lands at the fake all the same
+    while not wechat.shipping_uploads and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    row = upload_row(app, order["id"])
+    assert row.status == ShippingUploadStatus.PENDING and row.attempts == 1
+    assert "Timeout" in row.last_error
+    with app.app_context():  # WeChat got it after all: the next try learns so
+        assert shipping_uploads.retry_pending(older_than=timedelta(0)) == 1
+    assert upload_row(app, order["id"]).status == ShippingUploadStatus.UPLOADED
+
+
+def test_wechat_already_having_it_counts_as_uploaded(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    wechat.fail_next_shipping(10060002)
+
+    ship(app, order["id"], part_ids(order))
+
+    row = upload_row(app, order["id"])
+    assert row.status == ShippingUploadStatus.UPLOADED and row.attempts == 0
+
+
+def test_without_wechat_pay_nothing_is_sent_or_marked(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    app.config["WECHATPAY_ENABLED"] = False  # the pay fixture puts it back
+
+    upload_id = ship(app, order["id"], part_ids(order))
+
+    row = upload_row(app, order["id"])
+    assert row.id == upload_id and row.status == ShippingUploadStatus.PENDING
+    assert (row.attempts, row.last_attempt_at) == (0, None)
+    with app.app_context():
+        assert shipping_uploads.retry_pending(older_than=timedelta(0)) == 0
+    assert wechat.calls("/wxa/sec/order/upload_shipping_info") == 0
+
+
+def test_the_job_makes_an_upload_concurrent_acts_missed(app, client, pay, wechat, shopping):
+    offers = [shopping.offer(), shopping.offer()]
+    order, _ = paid_by_wechat(app, client, pay, shopping, offers)
+    ship(app, order["id"], part_ids(order), act=False)  # each act saw the other part waiting
+
+    with app.app_context():
+        assert shipping_uploads.retry_pending(older_than=timedelta(0)) == 0  # still busy
+        an_hour_ago = utcnow() - timedelta(hours=1)
+        db.session.execute(update(ShopOrder).values(updated_at=an_hour_ago))
+        db.session.commit()
+        assert shipping_uploads.retry_pending(older_than=timedelta(0)) == 1
+
+    assert upload_row(app, order["id"]).status == ShippingUploadStatus.UPLOADED
+    assert len(wechat.shipping_uploads) == 1
+
+
+def test_the_cli_job_prints_the_count(app, client, pay, wechat, shopping):
+    order, _ = paid_by_wechat(app, client, pay, shopping, [shopping.offer()])
+    wechat.fail_next_shipping(10060012)
+    ship(app, order["id"], part_ids(order))
+    with app.app_context():
+        db.session.execute(
+            update(ShippingUpload).values(last_attempt_at=utcnow() - timedelta(hours=1))
+        )
+        db.session.commit()
+
+    result = app.test_cli_runner().invoke(args=["fulfilment", "retry-shipping-uploads"])
+
+    assert result.exit_code == 0, result.output
+    assert "shipping uploads sent: 1" in result.output
+    assert upload_row(app, order["id"]).status == ShippingUploadStatus.UPLOADED
+
+
+# --- staff's list --------------------------------------------------------------------------------
+
+
+def test_staff_see_their_countys_uploads(app, client, pay, wechat, shopping, world):
+    here = shopping.offer()
+    there = shopping.offer(village=SANGZHI_VILLAGE)
+    local, buyer = paid_by_wechat(app, client, pay, shopping, [here])
+    wechat.fail_next_shipping(10060012)
+    ship(app, local["id"], part_ids(local))
+    far, _ = paid_by_wechat(app, client, pay, shopping, [there])
+    ship(app, far["id"], part_ids(far))
+    far_staff = world.staff(SANGZHI)
+    admin = world.admin()
+
+    mine = client.get(LIST, headers=here.staff.headers)
+    theirs = client.get(LIST, headers=far_staff.headers)
+    everything = client.get(LIST, headers=admin.headers)
+    pending = client.get(LIST, query_string={"status": "pending"}, headers=admin.headers)
+
+    assert mine.status_code == 200, mine.json
+    [item] = mine.json["items"]
+    assert item["order_id"] == local["id"] and item["status"] == "pending"
+    assert item["attempts"] == 1 and item["last_error"].startswith("WeChat errcode 10060012")
+    assert set(item) == {
+        "id",
+        "order_id",
+        "status",
+        "attempts",
+        "last_error",
+        "last_attempt_at",
+        "uploaded_at",
+        "created_at",
+    }
+    assert [i["order_id"] for i in theirs.json["items"]] == [far["id"]]
+    assert [i["order_id"] for i in everything.json["items"]] == [far["id"], local["id"]]
+    assert [i["order_id"] for i in pending.json["items"]] == [local["id"]]
+    assert everything.json["next_cursor"] is None
+
+
+def test_the_list_pages_newest_first(app, client, pay, wechat, shopping, world):
+    offer = shopping.offer()
+    orders = []
+    for _ in range(3):
+        order, _ = paid_by_wechat(app, client, pay, shopping, [offer])
+        ship(app, order["id"], part_ids(order))
+        orders.append(order["id"])
+
+    seen, cursor = [], None
+    while True:
+        query = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(LIST, query_string=query, headers=offer.staff.headers).json
+        seen += [item["order_id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == orders[::-1]
+
+
+def test_the_list_is_for_staff_only(app, client, shopping, world):
+    buyer, _ = shopping.buyer()
+    staff = world.staff()
+
+    assert_error(client.get(LIST), 401, "unauthorized")
+    assert_error(client.get(LIST, headers=buyer.headers), 403, "forbidden")
+    assert_error(
+        client.get(LIST, query_string={"cursor": "bm9wZQ"}, headers=staff.headers),
+        422,
+        "invalid_cursor",
+    )
+    assert_error(client.get(LIST, query_string={"status": "lost"}, headers=staff.headers), 422)
+    assert_error(client.get(LIST, query_string={"page": 2}, headers=staff.headers), 422)
+
+
+def test_the_service_lists_nothing_for_someone_without_a_county(app, shopping):
+    buyer, _ = shopping.buyer()
+    with app.app_context():
+        actor = db.session.get(User, buyer.id)
+        assert shipping_uploads.list_uploads(actor) == ([], None)
