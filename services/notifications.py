@@ -5,6 +5,12 @@ Households hear of a new ShopOrder, buyers of their parcel leaving and of money 
 development and tests) or ``wechat`` (one-time subscribe messages, wechat.md §3). Nothing here
 raises: a message that cannot go is logged, and the act that caused it stands.
 
+Recipients and message data are read in the caller's thread (after its commit); the WeChat
+calls themselves go to a small pool of sender threads, so an act never waits on WeChat: a
+payment notification must be answered within 5 s whatever the number of households to tell.
+A message lost with its process is acceptable for these reminders: the order itself shows
+everything they say.
+
 The data keys below are the keywords of the templates chosen in the mini-program console
 (``WECHAT_TMPL_*``); a template with other keywords needs its keys changed here.
 """
@@ -13,7 +19,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import current_app
 from sqlalchemy import select
@@ -27,6 +35,10 @@ from wechat.client import subscribe_amount
 from wechat.errors import WeChatError
 
 log = logging.getLogger(__name__)
+
+_SENDERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="notify")
+_in_flight: set[Future] = set()
+_in_flight_lock = threading.Lock()
 
 # Mini-program pages the messages open.
 BUYER_ORDER_PAGE = "pages/order/detail?id={order_id}"
@@ -169,18 +181,44 @@ def _send(
     if not template_id or not user.openid:
         log.debug("notification %s to user %s skipped: no template or openid", kind, user.id)
         return
+    message = {
+        "touser": user.openid,
+        "template_id": template_id,
+        "data": data,
+        "page": page,
+        "miniprogram_state": cfg["WECHAT_MINIPROGRAM_STATE"],
+    }
+    client = wechat_client()
+    future = _SENDERS.submit(_deliver, client, message, kind, user.id, about)
+    with _in_flight_lock:
+        _in_flight.add(future)
+    future.add_done_callback(_forget)
+
+
+def _forget(future: Future) -> None:
+    with _in_flight_lock:
+        _in_flight.discard(future)
+
+
+def _deliver(client, message: dict, kind: str, user_id: int, about: str) -> None:
+    """In a sender thread: no database, no request; only the WeChat call and its log line."""
     try:
-        sent = wechat_client().send_subscribe_message(
-            touser=user.openid,
-            template_id=template_id,
-            data=data,
-            page=page,
-            miniprogram_state=cfg["WECHAT_MINIPROGRAM_STATE"],
-        )
+        sent = client.send_subscribe_message(**message)
     except (WeChatError, ValueError) as exc:
-        log.warning("notification %s to user %s failed: %s", kind, user.id, exc)
+        log.warning("notification %s to user %s failed: %s", kind, user_id, exc)
+        return
+    except Exception:
+        log.exception("notification %s to user %s failed", kind, user_id)
         return
     if sent:
-        log.info("notification %s to user %s sent: %s", kind, user.id, about)
+        log.info("notification %s to user %s sent: %s", kind, user_id, about)
     else:
-        log.info("notification %s to user %s: not subscribed", kind, user.id)
+        log.info("notification %s to user %s: not subscribed", kind, user_id)
+
+
+def wait_for_deliveries(timeout: float = 10.0) -> None:
+    """Block until the messages handed to the senders so far are done (tests, shutdown)."""
+    with _in_flight_lock:
+        pending = list(_in_flight)
+    for future in pending:
+        future.result(timeout=timeout)

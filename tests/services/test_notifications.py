@@ -60,6 +60,7 @@ def notify_new(app, order: dict) -> None:
         notifications.notify_new_shop_order(
             db.session.get(ShopOrder, order["shop_orders"][0]["id"])
         )
+        notifications.wait_for_deliveries()
 
 
 def shipped(app, order: dict, method=ShipMethod.EXPRESS, carrier="SF") -> None:
@@ -73,6 +74,7 @@ def shipped(app, order: dict, method=ShipMethod.EXPRESS, carrier="SF") -> None:
         shop_order.shipment_id = shipment.id
         db.session.commit()
         notifications.notify_shipped(shop_order)
+        notifications.wait_for_deliveries()
 
 
 def refunded(app, order: dict, amount_fen: int) -> int:
@@ -89,6 +91,7 @@ def refunded(app, order: dict, amount_fen: int) -> int:
         db.session.add(refund)
         db.session.commit()
         notifications.notify_refund(refund)
+        notifications.wait_for_deliveries()
         return refund.id
 
 
@@ -226,5 +229,6 @@ def test_no_trouble_reaches_the_act(app, paid, by_wechat, monkeypatch, caplog, t
 def test_a_part_without_a_parcel_sends_nothing(app, paid, by_wechat):
     with app.app_context():
         notifications.notify_shipped(db.session.get(ShopOrder, paid[2]["shop_orders"][0]["id"]))
+        notifications.wait_for_deliveries()
 
     assert by_wechat.calls(SUBSCRIBE_PATH) == 0
