@@ -584,3 +584,17 @@ def test_accepted_goods_not_handed_in_are_flagged(chain, network, app):
         assert fulfilment_jobs.flag_overdue(now=utcnow() + timedelta(days=2)) == 0
         assert fulfilment_jobs.flag_overdue(now=utcnow() + timedelta(days=4)) == 1
     assert chain.shop_order(part)["overdue_since"] is not None
+
+
+def test_the_deadline_job_runs_from_the_command_line(app, chain, network):
+    part = chain.paid()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["fulfilment", "deadlines"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "flagged: 0, confirmed: 0, completed: 0"
+    with app.app_context():
+        shop_order = db.session.get(ShopOrder, part.shop_order_id)
+        shop_order.accept_by = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    result = runner.invoke(args=["fulfilment", "deadlines"])
+    assert result.output.strip() == "flagged: 1, confirmed: 0, completed: 0"
