@@ -1,4 +1,5 @@
-"""The public catalog: listed products of approved shops, and the trace record of a code.
+"""The public catalog: listed products of approved shops, and the products behind trace codes
+(the full record of a code, a batch's included, is ``services/trace.py``).
 
 The list runs one statement whatever the page size (shop, household, village, cover photo and
 SKU figures joined in), plus a look-up of a region filter's level the first time the process
@@ -15,7 +16,7 @@ from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import BindParameter
 
-from models import Household, Media, Product, Region, Shop, Sku, db
+from models import Batch, Household, Media, Product, Region, Shop, Sku, db
 from models.enums import Category, ProductStatus, RegionLevel, StockState
 from services import cursors
 from services.error_codes import ProductError, RegionError, ShopError
@@ -173,21 +174,22 @@ def get_shop(shop_id: int, *, limit: int = 50) -> tuple[Shop, list[Product], dic
 _TRACED = Product.listed_at.is_not(None)
 
 
-def get_trace(code: str) -> tuple[Product, dict[int, Media]]:
-    """A printed label outlives a listing, so a delisted product's code still answers."""
-    product = db.session.scalar(select(Product).where(_TRACED, Product.trace_code == code))
-    if product is None:
-        raise _trace_not_found()
-    return product, load_photos([product])
+def traced_product(code: str) -> Product | None:
+    """The product whose label carries ``code``, delisted or not (a printed label outlives a
+    listing)."""
+    return db.session.scalar(select(Product).where(_TRACED, Product.trace_code == code))
 
 
 def require_trace_code(code: str) -> None:
-    """404 unless ``code`` is a trace code that answers (what a label may be printed for)."""
-    if db.session.scalar(select(Product.id).where(_TRACED, Product.trace_code == code)) is None:
-        raise _trace_not_found()
+    """404 unless ``code`` is a trace code that answers (what a label may be printed for): a
+    product's, or a batch's handed in at a station."""
+    of_product = select(Product.id).where(_TRACED, Product.trace_code == code).exists()
+    of_batch = select(Batch.id).where(Batch.code == code).exists()
+    if not db.session.scalar(select(or_(of_product, of_batch))):
+        raise trace_not_found()
 
 
-def _trace_not_found() -> DomainError:
+def trace_not_found() -> DomainError:
     return ProductError.TRACE_NOT_FOUND()
 
 

@@ -8,12 +8,14 @@ failed request outside ``/api/`` with (see ``api/errors.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, render_template
 
 from models import Product
-from models.enums import StockState
+from models.enums import InspectionResult, StationKind, StockState
 from services import catalog, pii, shops
+from services import trace as trace_records
 from services.errors import NotFound
 from storefront import photos
 from storefront.errors import render_error_page
@@ -143,19 +145,55 @@ def product(product_id: int):
     )
 
 
+# How the trace page names what it shows.
+STATION_KINDS = {
+    StationKind.VILLAGE_POINT: "村级服务点",
+    StationKind.TOWNSHIP_STATION: "乡镇服务站",
+    StationKind.COUNTY_CENTRE: "县级运营中心",
+    StationKind.COUNTER: "线下专柜",
+}
+INSPECTION_RESULTS = {InspectionResult.PASS: "合格", InspectionResult.FAIL: "不合格"}
+COLD_CHAIN_STEPS = {"hand_in": "交货入站", "ship": "出库发货"}
+_BEIJING = timezone(timedelta(hours=8))
+
+
+def _beijing(at: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A recorded moment as a reader in China reads it."""
+    return at.astimezone(_BEIJING).strftime(fmt) if at else ""
+
+
 @bp.get("/t/<code>")
 def trace(code: str):
-    """The page a printed QR label opens: where the product came from and who grew it."""
+    """The page a printed QR label opens: where the product came from and who grew it; for a
+    batch's label, what the hand-in, the inspection and the shipment recorded."""
     try:
-        found, media = catalog.get_trace(code)
+        found = trace_records.get_trace(code)
     except NotFound:
         return render_error_page(404)
+    common = {
+        "code": code,
+        "product": found.product,
+        "household_name": found.household_name,
+        "village_name": found.village.name,
+        "on_sale": catalog.is_on_sale(found.product),
+        "photo": photos.cover(found.product.media_ids, found.media),
+        "photo_sizes": photos.FULL_WIDTH,
+        "when": _beijing,
+        "station_kinds": STATION_KINDS,
+        "results": INSPECTION_RESULTS,
+    }
+    if isinstance(found, trace_records.ProductTrace):
+        return render_template("storefront/trace.html", batches=found.batches, **common)
+    batch = found.batch
     return render_template(
         "storefront/trace.html",
-        product=found,
-        code=code,
-        household_name=pii.mask_name(found.shop.household.head_name),
-        on_sale=catalog.is_on_sale(found),
-        photo=photos.cover(found.media_ids, media),
-        photo_sizes=photos.FULL_WIDTH,
+        batch=batch,
+        products=found.products,
+        batch_photo=photos.photo(found.media.get(batch.photo_media_id or 0)),
+        report_photo=photos.photo(found.media.get(batch.report_media_id or 0)),
+        inspection_station=found.inspection_station,
+        shipped_at=found.shipped_at,
+        cold_chain=found.cold_chain,
+        cold_chain_steps=COLD_CHAIN_STEPS,
+        **common,
     )
