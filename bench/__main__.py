@@ -1,9 +1,9 @@
-"""python -m bench [http|images|orders ...]: run the benchmarks named (all of them without an
-argument) and print ratios to their same-run baselines."""
+"""python -m bench [http|images|orders|stations ...]: run the benchmarks named (all of them
+without an argument) and print ratios to their same-run baselines."""
 
 import sys
 
-from bench import http_load, image_pipeline, orders
+from bench import http_load, image_pipeline, orders, stations
 
 ENDPOINTS = [
     ("catalog list (20 items)", "/api/v1/catalog/products", False),
@@ -20,7 +20,12 @@ UNCACHED_ENDPOINTS = ENDPOINTS[:2]
 
 
 def main(argv: list[str]) -> None:
-    parts = {"http": http, "images": image_pipeline.main, "orders": orders.main}
+    parts = {
+        "http": http,
+        "images": image_pipeline.main,
+        "orders": orders.main,
+        "stations": stations.main,
+    }
     unknown = [name for name in argv if name not in parts]
     if unknown:
         sys.exit(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(parts)}")

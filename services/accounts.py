@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 
-from models import AuthToken, Household, Region, RoleGrant, User, WorkUnit, db
+from models import AuthToken, Household, Region, RoleGrant, Station, User, WorkUnit, db
 from models.base import utcnow
 from models.enums import RegionLevel, Role
 from services import audit, pii
@@ -321,6 +321,8 @@ def _add_grant(
         raise AuthError.INVALID_SCOPE(errors={"household_id": ["农户不存在"]})
     if unit_id is not None and db.session.get(WorkUnit, unit_id) is None:
         raise AuthError.INVALID_SCOPE(errors={"unit_id": ["单位不存在"]})
+    if station_id is not None and db.session.get(Station, station_id) is None:
+        raise AuthError.INVALID_SCOPE(errors={"station_id": ["站点不存在"]})
     scoped = {
         Role.FARMER: household_id is not None,
         Role.HELPER: (household_id is not None) != (region_code is not None),
