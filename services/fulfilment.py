@@ -23,6 +23,7 @@ from models import (
     Batch,
     DirectShipping,
     Household,
+    Product,
     Region,
     Shipment,
     ShopOrder,
@@ -43,7 +44,9 @@ from models.enums import (
 )
 from services import (
     access,
+    audit,
     codes,
+    cursors,
     lifecycle,
     lifecycles,
     notifications,
@@ -250,15 +253,13 @@ def accept(user: User, shop_order_id: int, *, station_id: int | None = None) -> 
 
 def _presale_start(shop_order: ShopOrder) -> datetime:
     """A presale promises its goods from its ship date: the hand-in clock starts there."""
-    from models import Product  # local: only presales need it
-
     dates = db.session.scalars(
         select(Product.presale_ship_date).where(
             Product.id.in_([line.product_id for line in shop_order.lines]),
             Product.presale_ship_date.is_not(None),
         )
     ).all()
-    latest = max(dates, default=None)
+    latest = max((d for d in dates if d is not None), default=None)
     if latest is None:
         return utcnow()
     return datetime.combine(latest, datetime.min.time(), tzinfo=utcnow().tzinfo)
@@ -270,7 +271,7 @@ def reject(user: User, shop_order_id: int, *, reason: str) -> ShopOrder:
     if already_done(shop_order, "reject", user):
         return shop_order
     if not reason.strip():
-        raise ShopError.REASON_REQUIRED(errors={"reason": ["请填写原因"]})
+        raise ShopError.REASON_REQUIRED(errors={"reason": ["不能为空"]})
     _refund_part(shop_order, "reject", actor, reason=reason.strip())
     db.session.commit()
     _after_refund(shop_order)
@@ -281,8 +282,6 @@ def reject(user: User, shop_order_id: int, *, reason: str) -> ShopOrder:
 
 
 def cold_chain(shop_order: ShopOrder) -> bool:
-    from models import Product
-
     return bool(
         db.session.scalar(
             select(Product.id).where(
@@ -371,8 +370,6 @@ def hand_in(
 
 
 def _harvest_date(shop_order: ShopOrder) -> date | None:
-    from models import Product
-
     return db.session.scalar(
         select(Product.harvest_date).where(
             Product.id.in_([line.product_id for line in shop_order.lines])
@@ -450,8 +447,6 @@ def direct_shipping_allowed(shop_order: ShopOrder) -> bool:
     or when the county allows it for the category of everything in the ShopOrder."""
     if shop_order.station_id is None:
         return True
-    from models import Product
-
     categories = set(
         db.session.scalars(
             select(Product.category).where(
@@ -529,11 +524,11 @@ def ship_together(
     if len({_destination(s) for s in found}) != 1:
         raise FulfilmentError.SHIPMENT_MIXED()
     shipments = {s.shipment_id for s in found}
-    if len(shipments) == 1 and None not in shipments:
-        if all(already_done(s, "ship", user) for s in found):
-            earlier = db.session.get(Shipment, shipments.pop())
-            assert earlier is not None
-            return earlier  # the same parcel, sent twice
+    sent_before = len(shipments) == 1 and None not in shipments
+    if sent_before and all(already_done(s, "ship", user) for s in found):
+        earlier = db.session.get(Shipment, shipments.pop())
+        assert earlier is not None
+        return earlier  # the same parcel, sent twice
     for shop_order in found:
         if shop_order.status != SO.INSPECTED:
             raise CommonError.INVALID_STATE(
@@ -621,7 +616,7 @@ def cancel_overdue(user: User, shop_order_id: int, *, reason: str) -> ShopOrder:
             raise CommonError.FORBIDDEN()
         raise CommonError.NOT_FOUND()
     if not reason.strip():
-        raise ShopError.REASON_REQUIRED(errors={"reason": ["请填写原因"]})
+        raise ShopError.REASON_REQUIRED(errors={"reason": ["不能为空"]})
     lifecycle.check(lifecycles.SHOP_ORDER, shop_order, "cancel")
     if shop_order.overdue_since is None:
         raise FulfilmentError.NOT_OVERDUE()
@@ -633,13 +628,9 @@ def cancel_overdue(user: User, shop_order_id: int, *, reason: str) -> ShopOrder:
 
 def set_direct_shipping(user: User, county_code: str, categories: list) -> list:
     """The county's categories farmers may ship themselves (replaces the list; audited)."""
-    from services import audit
-
     if not access.is_staff_of(user, county_code):
         raise CommonError.FORBIDDEN()
-    region = db.session.get(Region, county_code)
-    if region is None or region.level != RegionLevel.COUNTY:
-        raise CommonError.NOT_FOUND()
+    _require_county(county_code)
     wanted = sorted(set(categories), key=lambda c: c.value)
     existing = db.session.scalars(
         select(DirectShipping).where(DirectShipping.county_code == county_code)
@@ -664,7 +655,14 @@ def set_direct_shipping(user: User, county_code: str, categories: list) -> list:
     return wanted
 
 
+def _require_county(county_code: str) -> None:
+    region = db.session.get(Region, county_code)
+    if region is None or region.level != RegionLevel.COUNTY:
+        raise CommonError.NOT_FOUND()
+
+
 def direct_shipping_of(county_code: str) -> list:
+    _require_county(county_code)
     return list(
         db.session.scalars(
             select(DirectShipping.category)
@@ -679,8 +677,6 @@ def list_overdue(
 ) -> tuple[list[ShopOrder], str | None]:
     """Flagged ShopOrders still open, oldest first, of the staff member's counties (all, for a
     platform admin): the ones to chase or cancel with a refund."""
-    from services import cursors
-
     query = select(ShopOrder).where(
         ShopOrder.overdue_since.is_not(None),
         ShopOrder.status.in_([SO.AWAITING_ACCEPTANCE, SO.ACCEPTED]),

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import Batch, ShopOrder, Station, User, db
-from models.enums import ShopOrderStatus, StationKind
+from models.enums import Role, ShopOrderStatus, StationKind
 from services import access
 from services.codes import LABEL_CODE_LENGTH
 from services.error_codes import CommonError, FulfilmentError
@@ -99,8 +99,6 @@ def scan(user: User, code: str) -> Scanned:
 def _may_scan(user: User, county_code: str) -> bool:
     if access.is_staff_of(user, county_code) or access.is_platform_admin(user):
         return True
-    from models.enums import Role
-
     station_ids = [g.station_id for g in user.grants if g.role == Role.STATION_OPERATOR]
     if not station_ids:
         return False

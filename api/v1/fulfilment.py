@@ -20,12 +20,12 @@ from api.schemas.fulfilment import (
     HandInOut,
     InspectionIn,
     OverdueQuery,
-    StationQueueOut,
     ScanOut,
     ShipIn,
     ShipmentWithPartsOut,
     ShipTogetherIn,
     ShopOrderReasonIn,
+    StationQueueOut,
 )
 from api.schemas.orders import SellerOrderListOut, SellerOrderOut
 from models.enums import Role
@@ -218,7 +218,7 @@ def get_batch(code):
     return present_batch(scanned.batch)
 
 
-# --- county staff ----------------------------------------------------------------------------------
+# --- county staff ---------------------------------------------------------------------------------
 
 
 @blp.route("/admin/shop-orders/overdue")
@@ -254,6 +254,7 @@ def cancel_overdue(data, shop_order_id):
 @blp.route("/admin/regions/<string(length=6):county_code>/direct-shipping", methods=["GET"])
 @protected(blp, *STAFF_ROLES)
 @blp.response(200, DirectShippingOut)
+@blp.errors(CommonError.NOT_FOUND)
 def get_direct_shipping(county_code):
     """The categories the county lets farmers ship themselves (no station, no inspection)."""
     return {"county_code": county_code, "categories": fulfilment.direct_shipping_of(county_code)}

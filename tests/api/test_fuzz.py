@@ -55,6 +55,7 @@ from services.regions import SEED_FILE
 from services.uscc import ALPHABET as USCC_ALPHABET
 from services.uscc import check_character, normalise_uscc
 from tests.factories import (
+    GUZHEN,
     SANGZHI,
     SANGZHI_VILLAGE,
     VILLAGE_A,
@@ -151,6 +152,41 @@ SEMANTIC_422 = {
     "GET /api/v1/admin/units": {"invalid_cursor"},
     "POST /api/v1/units": {"invalid_region_code"},
     "PATCH /api/v1/units/{unit_id}": {"invalid_region_code"},
+    # Stations: a well-formed code may name no region, or one of the wrong level for the kind;
+    # an edit must change something.
+    "GET /api/v1/stations": {"invalid_region_code", "invalid_cursor"},
+    "POST /api/v1/admin/stations": {"invalid_region_code", "station_region"},
+    "PATCH /api/v1/admin/stations/{station_id}": {
+        "invalid_region_code",
+        "station_region",
+        "validation_error:json",
+    },
+    # The fulfilment chain: only the database knows which stations, ShopOrders, batches and
+    # photos exist, and which goods are cold-chain; an express parcel needs its tracking number
+    # (the spec cannot tie two fields to a third's value).
+    "POST /api/v1/shop-orders/{shop_order_id}/accept": {"unknown_station"},
+    "POST /api/v1/shop-orders/{shop_order_id}/ship": {
+        "tracking_required",
+        "cold_chain_record_required",
+    },
+    "POST /api/v1/stations/{station_id}/hand-ins": {
+        "unknown_shop_order",
+        "unknown_photo",
+        "cold_chain_record_required",
+    },
+    "POST /api/v1/stations/{station_id}/inspections": {
+        "unknown_batch",
+        "unknown_photo",
+        "reason_required",
+    },
+    "POST /api/v1/stations/{station_id}/shipments": {
+        "unknown_shop_order",
+        "shipment_mixed",
+        "tracking_required",
+        "cold_chain_record_required",
+    },
+    "GET /api/v1/admin/shop-orders/overdue": {"invalid_cursor"},
+    "GET /api/v1/admin/shipping-uploads": {"invalid_cursor"},
 }
 
 # Custom formats of the spec (api/schemas/households.py), so that valid cases are real: a
@@ -291,6 +327,45 @@ def _buyer_order(app, buyer, product_id: int) -> tuple[int, int]:
         return address.id, order.id
 
 
+def _paid_part(app, buyer, product_id: int, address_id: int) -> int:
+    """A ShopOrder of an order the buyer placed and paid (dev method)."""
+    from models.enums import PaymentMethod
+    from services import orders, payments
+    from services.idempotency import Idempotency
+    from services.orders import Line
+
+    with app.app_context():
+        user = db.session.get(User, buyer.id)
+        sku_id = db.session.get(Product, product_id).skus[0].id
+        order = orders.place_order(
+            user,
+            lines=[Line(sku_id, 1)],
+            address_id=address_id,
+            idempotency=Idempotency.of(
+                f"fuzz-paid-{sku_id}-{os.urandom(4).hex()}", "order.create", {}
+            ),
+        )
+        payments.pay_order(user, order, method=PaymentMethod.DEV)
+        return order.shop_orders[0].id
+
+
+def _handed_in(app, farmer, operator, station_id: int, shop_order_id: int) -> str:
+    """The ShopOrder accepted and handed in at the station: its batch's trace code."""
+    from services import fulfilment
+
+    with app.app_context():
+        fulfilment.accept(db.session.get(User, farmer.id), shop_order_id)
+        batch = fulfilment.hand_in(
+            db.session.get(User, operator.id),
+            station_id,
+            shop_order_id=shop_order_id,
+            weight_g=1000,
+            count=1,
+            grade="一级",
+        )
+        return batch.code
+
+
 def seed_world(app) -> FuzzWorld:
     """One user per role, and four households: a verified one with an approved shop and a
     consent for the helper, a pending one (registered by the helper), a verified one with a
@@ -304,11 +379,14 @@ def seed_world(app) -> FuzzWorld:
         Role.PLATFORM_ADMIN.value: world.admin(),
         Role.HELPER.value: helper,
         Role.BUYER.value: world.user("买家"),
-        # Stations have no table yet: their grants carry a bare id.
-        Role.STATION_OPERATOR.value: world.grant(
-            world.user("服务站"), Role.STATION_OPERATOR, station_id=1
-        ),
     }
+    # The county's network: a village point where the operator works, and its county centre.
+    from tests.stations import Stations
+
+    network = Stations(world)
+    village_point = network.create(staff, kind="village_point", region_code=VILLAGE_A)
+    centre = network.create(staff, kind="county_centre", region_code=VILLAGE_A[:6])
+    people[Role.STATION_OPERATOR.value] = network.operator(village_point)
     # Work units: the unit admin's two (one verified, with a member; one waiting for review in
     # the staff member's county), and one of another admin in another county.
     units = Units(world)
@@ -338,6 +416,16 @@ def seed_world(app) -> FuzzWorld:
     address_id, order_id = _buyer_order(app, people[Role.BUYER.value], listed)
     # A listing waiting for review, so approve and reject can reach their success path.
     pending_product = catalog.submitted(waiting_shop, waiting_farmer)
+    # A paid ShopOrder waiting for the farmer, and one handed in at the village point (its
+    # batch for the inspections), so the acts of the chain can reach their success paths.
+    waiting_part = _paid_part(app, people[Role.BUYER.value], listed, address_id)
+    batch_code = _handed_in(
+        app,
+        people[Role.FARMER.value],
+        people[Role.STATION_OPERATOR.value],
+        village_point,
+        _paid_part(app, people[Role.BUYER.value], listed, address_id),
+    )
     with app.app_context():
         product = db.session.get(Product, listed)
         sku, trace_code = product.skus[0].id, product.trace_code
@@ -362,6 +450,11 @@ def seed_world(app) -> FuzzWorld:
                 "unit_id": unit_id,
                 "user_id": unit_member.id,
                 "year": 2026,
+                "station_id": centre if unit_id == pending_unit else village_point,
+                "shop_order_id": waiting_part,
+                "shop_order_ids": [waiting_part],
+                "batch_code": batch_code,
+                "county_code": SANGZHI if county_staff is far_staff else GUZHEN,
             }
         )
     assert len(fuzz.bundles) == BUNDLES

@@ -46,7 +46,7 @@ _seq = itertools.count(1)
 
 
 @pytest.fixture
-def scene(world):
+def scene(world, request):
     staff = world.staff(GUZHEN)
     household = world.household(village=VILLAGE_A, by=staff)
     other_household = world.household(village=VILLAGE_B, by=staff)
@@ -80,6 +80,18 @@ def scene(world):
     pending_unit, _ = units.register()
     buyer = world.user("买家")
     address, order = _buyer_order(world, buyer, sku)
+    # The county's network: a village point in village B (household H2's) and its operator; a
+    # paid ShopOrder of H2 waiting for acceptance, and another already handed in there.
+    station = _station(world, staff)
+    operator = world.grant(world.user("站点员"), Role.STATION_OPERATOR, station_id=station)
+    # (Paid orders cost time: made only for the routes that use them.)
+    route = MATRIX[request.node.callspec.params["route"]]
+    uses = f"{route[1]} {route[2]() if route[2] else ''}"
+    waiting = _paid_shop_order(world, buyer, sku, address) if "{SO}" in uses else 0
+    label, batch = "", ""
+    if "{LB}" in uses or "{BC}" in uses:
+        handed_in = _paid_shop_order(world, buyer, sku, address)
+        label, batch = _handed_in(world, other_farmer, operator, station, handed_in)
     people = {
         "anonymous": None,
         "buyer": buyer,
@@ -94,7 +106,7 @@ def scene(world):
         "unit_admin": unit_admin,
         "unit_member": unit_member,
         "other_unit_admin": other_unit_admin,
-        "station_operator": world.grant(world.user(), Role.STATION_OPERATOR, station_id=1),
+        "station_operator": operator,
     }
     ids = {
         "H": household,
@@ -114,8 +126,67 @@ def scene(world):
         "Y": 2026,
         "A": address,
         "O": order,
+        "ST": station,
+        "SO": waiting,
+        "LB": label,
+        "BC": batch,
     }
     return people, ids
+
+
+def _station(world, staff) -> int:
+    from models import User
+    from models.enums import StationKind
+    from services import stations
+
+    with world.app.app_context():
+        return stations.create_station(
+            db.session.get(User, staff.id),
+            kind=StationKind.VILLAGE_POINT,
+            name="东南村服务点",
+            region_code=VILLAGE_B,
+            lat=33.31,
+            lng=117.31,
+        ).id
+
+
+def _paid_shop_order(world, buyer, sku: int, address: int) -> int:
+    from models import User
+    from models.enums import PaymentMethod
+    from services import orders, payments
+    from services.idempotency import Idempotency
+    from services.orders import Line
+
+    with world.app.app_context():
+        user = db.session.get(User, buyer.id)
+        order = orders.place_order(
+            user,
+            lines=[Line(sku, 1)],
+            address_id=address,
+            idempotency=Idempotency.of(f"paid-{next(_seq)}", "order.create", {"sku": sku}),
+        )
+        payments.pay_order(user, order, method=PaymentMethod.DEV)
+        return order.shop_orders[0].id
+
+
+def _handed_in(world, farmer, operator, station: int, shop_order_id: int) -> tuple[str, str]:
+    """The ShopOrder accepted by its farmer and handed in at the station: its slip's label
+    code and its batch's trace code."""
+    from models import User
+    from services import fulfilment
+
+    with world.app.app_context():
+        shop_order = fulfilment.accept(db.session.get(User, farmer.id), shop_order_id)
+        label = shop_order.label_code
+        batch = fulfilment.hand_in(
+            db.session.get(User, operator.id),
+            station,
+            shop_order_id=shop_order_id,
+            weight_g=1000,
+            count=1,
+            grade="一级",
+        )
+        return label, batch.code
 
 
 def _buyer_order(world, buyer, sku: int) -> tuple[int, int]:
@@ -466,6 +537,137 @@ MATRIX = {
     # own answer shape (401 {"code": "FAIL"}), whoever sends it.
     "payment_notify": ("POST", "/api/v1/payments/wechat/notify", lambda: {}, {}, 401),
     "refund_notify": ("POST", "/api/v1/payments/wechat/refund-notify", lambda: {}, {}, 401),
+    # The fulfilment chain: ShopOrder SO of household H2 (other_farmer) waits for acceptance;
+    # station ST is the village point its operator works at.
+    "accept_shop_order": (
+        "POST",
+        "/api/v1/shop-orders/{SO}/accept",
+        lambda: {},
+        {"other_farmer": 200, "staff": 403, "admin": 403},
+        404,
+    ),
+    "reject_shop_order": (
+        "POST",
+        "/api/v1/shop-orders/{SO}/reject",
+        lambda: {"reason": "鸡蛋不够了"},
+        {"other_farmer": 200, "staff": 403, "admin": 403},
+        404,
+    ),
+    "ship_shop_order": (
+        # Not accepted yet: the household reaches the state machine.
+        "POST",
+        "/api/v1/shop-orders/{SO}/ship",
+        lambda: {"carrier": "YTO", "tracking_no": "YT12345678"},
+        {"other_farmer": 409, "staff": 403, "admin": 403},
+        404,
+    ),
+    "confirm_receipt": (
+        "POST",
+        "/api/v1/shop-orders/{SO}/confirm-receipt",
+        None,
+        {"buyer": 409},
+        404,
+    ),
+    "hand_in": (
+        "POST",
+        "/api/v1/stations/{ST}/hand-ins",
+        lambda: {"shop_order_id": "{SO}", "weight_g": 1000, "count": 1, "grade": "一级"},
+        {"station_operator": 409},
+        403,
+    ),
+    "inspect": (
+        # A village point does not inspect.
+        "POST",
+        "/api/v1/stations/{ST}/inspections",
+        lambda: {"batch_code": "{BC}", "result": "pass"},
+        {"station_operator": 409},
+        403,
+    ),
+    "ship_together": (
+        "POST",
+        "/api/v1/stations/{ST}/shipments",
+        lambda: {"shop_order_ids": ["{SO}"], "carrier": "SF", "tracking_no": "SF12345678"},
+        {"station_operator": 409},
+        403,
+    ),
+    "station_queue": (
+        "GET",
+        "/api/v1/stations/{ST}/queue",
+        None,
+        {"station_operator": 200, "staff": 200, "admin": 200},
+        403,
+    ),
+    "scan_label": (
+        "GET",
+        "/api/v1/labels/{LB}",
+        None,
+        {"station_operator": 200, "staff": 200, "admin": 200, "other_staff": 404},
+        403,
+    ),
+    "get_batch": (
+        "GET",
+        "/api/v1/batches/{BC}",
+        None,
+        {"station_operator": 200, "staff": 200, "admin": 200, "other_staff": 404},
+        403,
+    ),
+    "overdue_shop_orders": (
+        "GET",
+        "/api/v1/admin/shop-orders/overdue",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
+    "cancel_overdue": (
+        "POST",
+        "/api/v1/admin/shop-orders/{SO}/cancel",
+        lambda: {"reason": "超时未接单"},
+        {"staff": 409, "other_staff": 404, "admin": 403},
+        403,
+    ),
+    "get_direct_shipping": (
+        "GET",
+        f"/api/v1/admin/regions/{GUZHEN}/direct-shipping",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
+    "set_direct_shipping": (
+        "PUT",
+        f"/api/v1/admin/regions/{GUZHEN}/direct-shipping",
+        lambda: {"categories": ["手工艺品"]},
+        {"staff": 200},
+        403,
+    ),
+    "stations": ("GET", "/api/v1/stations", None, {}, 200),
+    "station": ("GET", "/api/v1/stations/{ST}", None, {}, 200),
+    "create_station": (
+        "POST",
+        "/api/v1/admin/stations",
+        lambda: {
+            "kind": "village_point",
+            "name": "西南村服务点",
+            "region_code": VILLAGE_A,
+            "lat": 33.3,
+            "lng": 117.3,
+        },
+        {"staff": 201, "admin": 201},
+        403,
+    ),
+    "patch_station": (
+        "PATCH",
+        "/api/v1/admin/stations/{ST}",
+        lambda: {"phone": "05525550002"},
+        {"staff": 200, "admin": 200, "other_staff": 404},
+        403,
+    ),
+    "shipping_uploads": (
+        "GET",
+        "/api/v1/admin/shipping-uploads",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
     "reveal_id_number": (
         "GET",
         "/api/v1/admin/households/{H}/id-number?reason=核对身份",
@@ -483,6 +685,8 @@ PUBLIC = {
     "catalog_shop",
     "trace",
     "trace_qr",
+    "stations",
+    "station",
     "payment_notify",
     "refund_notify",
 }
@@ -502,6 +706,8 @@ def _fill(value, ids, people):
         return value.format(**ids)
     if isinstance(value, dict):
         return {k: _fill(v, ids, people) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, ids, people) for v in value]
     return value
 
 
@@ -515,6 +721,10 @@ def test_permission_matrix(client, scene, route, role):
         payload["helper_user_id"] = people["helper"].id
     if route == "open_shop":
         payload["household_id"] = int(payload["household_id"])
+    if route == "hand_in":
+        payload["shop_order_id"] = int(payload["shop_order_id"])
+    if route == "ship_together":
+        payload["shop_order_ids"] = [int(i) for i in payload["shop_order_ids"]]
     if route == "place_order":
         payload = {"lines": [{"sku_id": ids["K"], "quantity": 1}], "address_id": ids["A"]}
     person = people[role]
@@ -549,7 +759,12 @@ def test_every_api_route_is_in_the_matrix(app):
             .replace("{M}", "<int:user_id>")
             .replace("{Y}", "<int:year>")
             .replace("{A}", "<int:address_id>")
-            .replace("{O}", "<int:order_id>"),
+            .replace("{O}", "<int:order_id>")
+            .replace("{SO}", "<int:shop_order_id>")
+            .replace("{ST}", "<int:station_id>")
+            .replace("{LB}", "<string(maxlength=16):code>")
+            .replace("{BC}", "<string(maxlength=16):code>")
+            .replace(GUZHEN, "<string(length=6):county_code>"),
         )
         for method, path, *_ in MATRIX.values()
     }

@@ -129,6 +129,13 @@ def test_issuing_needs_the_consent_to_manage_the_shop(app, client, world, shop):
     assert issue(client, household_id, helper).status_code == 201
 
 
+def _station_operator(world):
+    from tests.stations import Stations
+
+    stations = Stations(world)
+    return stations.operator(stations.create(world.staff(GUZHEN)))
+
+
 OFFICIALS = {
     "staff_of_the_county": lambda world, h: world.staff(GUZHEN),
     "helper_of_the_village": lambda world, h: world.helper(VILLAGE_A),
@@ -137,9 +144,7 @@ OFFICIALS = {
     ),
     "unit_admin": lambda world, h: world.grant(world.user(), Role.UNIT_ADMIN, unit_id=1),
     "unit_member": lambda world, h: world.grant(world.user(), Role.UNIT_MEMBER, unit_id=1),
-    "station_operator": lambda world, h: world.grant(
-        world.user(), Role.STATION_OPERATOR, station_id=1
-    ),
+    "station_operator": lambda world, h: _station_operator(world),
     "platform_admin": lambda world, h: world.admin(),
 }
 # What each of them then gets for editing the shop (services/access.py, act_for): those who may
