@@ -248,6 +248,8 @@ def grant_role(
         role=role.value,
         region_code=region_code,
         household_id=household_id,
+        unit_id=unit_id,
+        station_id=station_id,
     )
     db.session.commit()
     return grant

@@ -11,10 +11,20 @@ import secrets
 from sqlalchemy import select
 from stdnum.cn import ric
 
-from models import Household, Product, Shop, UnitPledge, User, WorkUnit, db
+from models import Household, Product, Shop, Station, UnitPledge, User, WorkUnit, db
 from models.base import utcnow
-from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role, UnitKind
-from services import accounts, addresses, households, media, products, regions, shops, units
+from models.enums import ConsentMethod, ConsentPurpose, PovertyStatus, Role, StationKind, UnitKind
+from services import (
+    accounts,
+    addresses,
+    households,
+    media,
+    products,
+    regions,
+    shops,
+    stations,
+    units,
+)
 
 COUNTY = "340323"  # 固镇县, 蚌埠市, 安徽省
 HELPER_VILLAGE = "340323101200"  # 王庄镇 西南村
@@ -123,6 +133,7 @@ def seed_demo() -> list[str]:
         )
     _demo_products(farmer, staff)
     _demo_unit(staff)
+    _demo_network(staff)
     return [
         f"regions added: {added}",
         "demo accounts (staff passwords are new on every run):",
@@ -132,7 +143,64 @@ def seed_demo() -> list[str]:
         "  dev login openids: demo-farmer (household member), demo-helper (helper), demo-buyer",
         f"  work unit {DEMO_UNIT_NAME} (verified): demo-unit-admin (unit admin), "
         "demo-unit-member (unit member)",
+        "  station operators: demo-village-point (西南村服务点), demo-township (王庄镇服务站), "
+        "demo-centre (固镇县农产品运营中心)",
     ]
+
+
+# The county's three tiers (GCJ-02 positions near 王庄镇 and the county town).
+DEMO_STATIONS = [
+    (
+        "demo-village-point",
+        StationKind.VILLAGE_POINT,
+        "西南村服务点",
+        HELPER_VILLAGE,
+        33.2651,
+        117.3712,
+        "村委会东侧",
+    ),
+    (
+        "demo-township",
+        StationKind.TOWNSHIP_STATION,
+        "王庄镇服务站",
+        HELPER_VILLAGE[:9] + "000",
+        33.2802,
+        117.3498,
+        "王庄镇便民服务中心",
+    ),
+    (
+        "demo-centre",
+        StationKind.COUNTY_CENTRE,
+        "固镇县农产品运营中心",
+        COUNTY,
+        33.3170,
+        117.3160,
+        "谷阳路88号",
+    ),
+]
+
+
+def _demo_network(staff: User) -> None:
+    """A village point, the township's station and the county centre, each with an operator
+    (dev login), so an order can travel the whole chain locally."""
+    for openid, kind, name, region_code, lat, lng, address in DEMO_STATIONS:
+        station = db.session.scalar(select(Station).where(Station.name == name))
+        if station is None:
+            station = stations.create_station(
+                staff,
+                kind=kind,
+                name=name,
+                region_code=region_code,
+                lat=lat,
+                lng=lng,
+                address=address,
+                opening_hours="08:00-17:30",
+                phone="05526012345",
+            )
+        operator = _wechat_user(openid, f"{name}工作人员")
+        accounts.grant_role(
+            staff, user_id=operator.id, role=Role.STATION_OPERATOR, station_id=station.id
+        )
 
 
 DEMO_UNIT_NAME = "固镇县机关事务服务中心"
