@@ -56,6 +56,7 @@ from services import (
 )
 from services import media as media_service
 from services.error_codes import CommonError, FulfilmentError, ShopError
+from services.errors import DomainError
 from services.lifecycle import Move
 
 SO = ShopOrderStatus
@@ -166,17 +167,15 @@ def already_done(shop_order: ShopOrder, action: str, user: User) -> bool:
 
 
 def _refund_part(shop_order: ShopOrder, action: str, actor: Actor, *, reason: str, **detail):
-    """Reject / fail / cancel a part and refund it (in this transaction)."""
-    payments.refund_shop_order(
-        shop_order,
-        reason=reason,
-        actor=actor.user,
-        action=action,
-        role=actor.role,
-        on_behalf_of=actor.on_behalf_of,
-        **detail,
-    )
-    shipping_uploads.prepare(shop_order.order)
+    """Reject / fail / cancel a part (one conditional move, so it never overwrites an act that
+    won a race) and refund it, in this transaction."""
+    data = {"reason": reason, **detail.pop("data", {})}
+    move_shop_order(shop_order, action, actor, data=data, **detail)
+    try:
+        payments.refund_shop_order(shop_order, reason=reason)
+    except DomainError:
+        db.session.rollback()
+        raise
 
 
 def _after_refund(shop_order: ShopOrder) -> None:
@@ -418,7 +417,7 @@ def inspect(
         move_shop_order(shop_order, "pass", actor, station=station, data=data)
         db.session.commit()
     else:
-        _refund_part(shop_order, "fail", actor, reason=reason, station_id=station.id, data=data)
+        _refund_part(shop_order, "fail", actor, reason=reason, station=station, data=data)
         db.session.commit()
         _after_refund(shop_order)
     return batch

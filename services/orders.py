@@ -21,9 +21,20 @@ from sqlalchemy.orm import selectinload
 from models import Address, Order, OrderLine, Product, Shop, ShopOrder, Sku, User, WorkUnit, db
 from models.base import sa_table, utcnow
 from models.enums import ConsentPurpose, OrderStatus, Role
-from services import access, audit, catalog, cursors, lifecycle, lifecycles, payments, units
+from services import (
+    access,
+    audit,
+    catalog,
+    cursors,
+    fulfilment,
+    lifecycle,
+    lifecycles,
+    payments,
+    units,
+)
 from services import idempotency as idempotency_service
 from services.error_codes import CommonError, HouseholdError, OrderError, PaymentError, UnitError
+from services.errors import InvalidState
 from services.idempotency import Idempotency
 
 MAX_LINES = 1000
@@ -422,6 +433,10 @@ def expire_orders(*, now: datetime | None = None, batch: int = 200) -> int:
     return expired
 
 
+def _reason(reason: str) -> dict:
+    return {"reason": reason} if reason else {}
+
+
 def _release(order: Order, to: OrderStatus, *, actor: User | None, reason: str = "") -> bool:
     """Move the order (and its ShopOrders) to cancelled/expired and put its stock back, if no
     one moved it first: one conditional UPDATE decides."""
@@ -457,8 +472,18 @@ def _release(order: Order, to: OrderStatus, *, actor: User | None, reason: str =
             .execution_options(synchronize_session=False)
         )
     db.session.refresh(order, ["status", "cancelled_at"])
+    # Each part with its own conditional move: a farmer who accepted a part meanwhile wins, and
+    # the whole cancellation is undone (the order is in fulfilment now).
+    by = None
+    if actor is not None:
+        by = fulfilment.Actor(
+            actor, Role.BUYER.value if actor.id == order.buyer_id else Role.UNIT_ADMIN.value
+        )
     for shop_order in closing:
-        lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, "cancel", actor=actor, reason=reason)
+        try:
+            fulfilment.move_shop_order(shop_order, "cancel", by, data=_reason(reason))
+        except InvalidState:
+            raise OrderError.IN_FULFILMENT() from None
     audit.record(
         actor, f"order.{action}", "order", order.id, previous=row.source.value, reason=reason
     )

@@ -446,23 +446,13 @@ def refund_order(order: Order, *, reason: str) -> None:
             _refund(order, shop_order, shop_order.total_fen, method, reason=reason)
 
 
-def refund_shop_order(
-    shop_order: ShopOrder,
-    *,
-    reason: str,
-    actor: User | None = None,
-    action: str = "cancel",
-    **detail,
-):
-    """Exactly one ShopOrder's part back, in the caller's transaction: the ShopOrder moves by
-    ``action`` (``reject`` by the farmer, ``fail`` at inspection, ``cancel`` by staff) to a
-    state with nothing left to prepare, and its money is refunded, once. ``detail`` (role,
-    station_id, data) goes to the ShopOrder's event."""
+def refund_shop_order(shop_order: ShopOrder, *, reason: str) -> Refund | None:
+    """Exactly one ShopOrder's part back, once, in the caller's transaction. The caller has
+    already moved the ShopOrder (rejected, failed, cancelled) with its conditional UPDATE; a
+    part whose refund was already claimed is refused and the caller's transaction undone."""
     order = shop_order.order
-    lifecycle.check(lifecycles.SHOP_ORDER, shop_order, action)
     if order.status != OrderStatus.PAID or not _claim_refund(shop_order):
         raise CommonError.INVALID_STATE(errors={"refund_status": [shop_order.refund_status]})
-    lifecycle.apply(lifecycles.SHOP_ORDER, shop_order, action, actor=actor, reason=reason, **detail)
     return _refund(order, shop_order, shop_order.total_fen, _paid_method(order), reason=reason)
 
 

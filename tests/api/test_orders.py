@@ -423,8 +423,11 @@ def test_a_unit_s_paid_orders_count_toward_its_pledge(shopping, units, client):
 
 
 def test_a_shop_order_can_be_refunded_on_its_own(shopping, app):
+    """The money of one part (its acts, reject, fail or cancel, are tests/api/test_fulfilment.py)
+    goes back once; the order counts it as a partial refund."""
     from models import ShopOrder
     from services import payments
+    from services.errors import InvalidState
     from tests.factories import VILLAGE_B
 
     first, second = shopping.offer(), shopping.offer(village=VILLAGE_B)
@@ -437,13 +440,16 @@ def test_a_shop_order_can_be_refunded_on_its_own(shopping, app):
         db.session.commit()
         payments.send_pending_refunds(rejected.order)
         assert refund.amount_fen == rejected.total_fen == 2 * 4500
-        assert payments.refund_shop_order(rejected, reason="again") is None  # once
+        with pytest.raises(InvalidState):
+            payments.refund_shop_order(rejected, reason="again")  # once
+        db.session.rollback()
         db.session.refresh(rejected)
         assert rejected.refund_status == "refunded"
-        assert rejected.status == "cancelled"  # nothing left to prepare
+        assert rejected.refunded_fen == 2 * 4500
         kept = db.session.get(ShopOrder, order["shop_orders"][0]["id"])
         assert kept.refund_status == "none"
-        assert kept.order.refund_status == "refunded"
+        assert kept.order.refund_status == "partial"
+        assert kept.order.refunded_fen == 2 * 4500
 
 
 def test_the_household_never_sees_orders_that_were_never_paid(shopping, client, app):
