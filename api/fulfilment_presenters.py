@@ -39,7 +39,7 @@ def present_hand_in(batch: Batch) -> dict:
     return {"batch": present_batch(batch), "shop_order": present_shop_order(shop_order)}
 
 
-def _item(shop_order: ShopOrder, *, with_address: bool = False) -> dict:
+def _item(shop_order: ShopOrder, facts: fulfilment.Facts, *, with_address: bool = False) -> dict:
     return {
         "id": shop_order.id,
         "order_id": shop_order.order_id,
@@ -48,19 +48,21 @@ def _item(shop_order: ShopOrder, *, with_address: bool = False) -> dict:
         "hand_in_by": shop_order.hand_in_by,
         "overdue_since": shop_order.overdue_since,
         "lines": shop_order.lines,
-        "cold_chain": fulfilment.cold_chain(shop_order),
-        "batch_code": fulfilment.batch_code_of(shop_order),
+        "cold_chain": shop_order.id in facts.cold_chain,
+        "batch_code": facts.batch_codes.get(shop_order.id),
         "address": shop_order.order.address if with_address else None,
     }
 
 
 def present_queue(work: Queue) -> dict:
+    lists = (work.expected, work.received, work.awaiting_inspection, work.ready_to_ship)
+    facts = fulfilment.facts_of([s for found in lists for s in found])
     return {
         "station_id": work.station.id,
-        "expected": [_item(s) for s in work.expected],
-        "received": [_item(s) for s in work.received],
-        "awaiting_inspection": [_item(s) for s in work.awaiting_inspection],
-        "ready_to_ship": [_item(s, with_address=True) for s in work.ready_to_ship],
+        "expected": [_item(s, facts) for s in work.expected],
+        "received": [_item(s, facts) for s in work.received],
+        "awaiting_inspection": [_item(s, facts) for s in work.awaiting_inspection],
+        "ready_to_ship": [_item(s, facts, with_address=True) for s in work.ready_to_ship],
     }
 
 
@@ -68,6 +70,8 @@ def present_scan(scanned: Scanned) -> dict:
     ready = scanned.shop_order.status == fulfilment.SO.INSPECTED
     return {
         "kind": scanned.kind,
-        "shop_order": _item(scanned.shop_order, with_address=ready),
+        "shop_order": _item(
+            scanned.shop_order, fulfilment.facts_of([scanned.shop_order]), with_address=ready
+        ),
         "batch": present_batch(scanned.batch) if scanned.batch else None,
     }

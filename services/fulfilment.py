@@ -23,6 +23,7 @@ from models import (
     Batch,
     DirectShipping,
     Household,
+    OrderLine,
     Product,
     Region,
     Shipment,
@@ -691,13 +692,33 @@ def shop_order_of(batch: Batch) -> ShopOrder:
     return shop_order
 
 
-def batch_code_of(shop_order: ShopOrder) -> str | None:
-    return db.session.scalar(select(Batch.code).where(Batch.shop_order_id == shop_order.id))
-
-
 def parts_of(shipment: Shipment) -> list[int]:
     return list(
         db.session.scalars(
             select(ShopOrder.id).where(ShopOrder.shipment_id == shipment.id).order_by(ShopOrder.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a work list shows beside each ShopOrder, read in two queries for the whole list."""
+
+    cold_chain: frozenset[int]  # ids of ShopOrders holding cold-chain goods
+    batch_codes: dict[int, str]
+
+
+def facts_of(shop_orders: list[ShopOrder]) -> Facts:
+    ids = [s.id for s in shop_orders]
+    if not ids:
+        return Facts(frozenset(), {})
+    cold = db.session.scalars(
+        select(OrderLine.shop_order_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(OrderLine.shop_order_id.in_(ids), Product.cold_chain.is_(True))
+        .distinct()
+    )
+    codes_by_part = db.session.execute(
+        select(Batch.shop_order_id, Batch.code).where(Batch.shop_order_id.in_(ids))
+    )
+    return Facts(frozenset(cold), {part: code for part, code in codes_by_part})

@@ -598,3 +598,21 @@ def test_the_deadline_job_runs_from_the_command_line(app, chain, network):
         db.session.commit()
     result = runner.invoke(args=["fulfilment", "deadlines"])
     assert result.output.strip() == "flagged: 1, confirmed: 0, completed: 0"
+
+
+def test_the_queue_reads_a_fixed_number_of_statements(chain, network, client, app):
+    from tests.factories import statements_during
+
+    url = f"{API}/stations/{network.centre}/queue"
+    headers = network.centre_operator.headers
+
+    def statements() -> int:
+        count, answer = statements_during(app, lambda: client.get(url, headers=headers))
+        assert answer.status_code == 200
+        return count
+
+    chain.through_inspection(network, chain.paid())
+    one = statements()
+    for _ in range(4):
+        chain.through_inspection(network, chain.paid())
+    assert statements() == one
