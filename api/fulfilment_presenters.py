@@ -35,8 +35,11 @@ def present_shop_order(shop_order: ShopOrder) -> dict:
 
 
 def present_hand_in(batch: Batch) -> dict:
+    """The batch and its ShopOrder as the station sees it (not where it goes: the county
+    centre learns that when it ships)."""
     shop_order = fulfilment.shop_order_of(batch)
-    return {"batch": present_batch(batch), "shop_order": present_shop_order(shop_order)}
+    facts = fulfilment.facts_of([shop_order])
+    return {"batch": present_batch(batch), "shop_order": _item(shop_order, facts)}
 
 
 def _item(shop_order: ShopOrder, facts: fulfilment.Facts, *, with_address: bool = False) -> dict:
@@ -67,11 +70,12 @@ def present_queue(work: Queue) -> dict:
 
 
 def present_scan(scanned: Scanned) -> dict:
-    ready = scanned.shop_order.status == fulfilment.SO.INSPECTED
     return {
         "kind": scanned.kind,
         "shop_order": _item(
-            scanned.shop_order, fulfilment.facts_of([scanned.shop_order]), with_address=ready
+            scanned.shop_order,
+            fulfilment.facts_of([scanned.shop_order]),
+            with_address=scanned.shows_address,
         ),
         "batch": present_batch(scanned.batch) if scanned.batch else None,
     }

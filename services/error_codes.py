@@ -267,3 +267,8 @@ class FulfilmentError(ErrorCode):
     NOT_OVERDUE = ("not_overdue", "订单未超期，不能由县里取消", InvalidState)
     LABEL_NOT_FOUND = ("label_not_found", "未找到该标签对应的订单或批次", NotFound)
     TRACKING_REQUIRED = ("tracking_required", "快递发货须填写快递公司和单号", InvalidInput)
+    STATION_IN_USE = (
+        "station_in_use",
+        "还有农户要到该站点交货，不能停用、迁出或改变收货范围",
+        Conflict,
+    )

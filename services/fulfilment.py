@@ -18,6 +18,8 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import selectinload
 
 from models import (
     Batch,
@@ -158,9 +160,11 @@ def already_done(shop_order: ShopOrder, action: str, user: User) -> bool:
     targets = {row.target for row in lifecycles.SHOP_ORDER.transitions if row.action == action}
     if shop_order.status not in targets:
         return False
+    # The last act of a person: the system's own events (a refund settling, a deadline flag)
+    # come after it without undoing it.
     last = db.session.scalar(
         select(ShopOrderEvent)
-        .where(ShopOrderEvent.shop_order_id == shop_order.id)
+        .where(ShopOrderEvent.shop_order_id == shop_order.id, ShopOrderEvent.actor_id.is_not(None))
         .order_by(ShopOrderEvent.id.desc())
         .limit(1)
     )
@@ -185,18 +189,27 @@ def _after_refund(shop_order: ShopOrder) -> None:
 
 
 def _send_shipping_upload(shop_order: ShopOrder) -> None:
-    upload = shipping_uploads.prepare(shop_order.order)
-    if upload is not None:
+    """After the act's commit: the payment's shipping information, if this was its last part.
+    Two parts refunded at once may both try to make it: the loser leaves it to the winner (or
+    to the retry job), and its act stands."""
+    try:
+        upload = shipping_uploads.prepare(shop_order.order)
+        if upload is None:
+            return
         db.session.commit()
-        shipping_uploads.send(upload.id)
+    except (IntegrityError, OperationalError):
+        db.session.rollback()
+        return
+    shipping_uploads.send(upload.id)
 
 
 # --- the household --------------------------------------------------------------------------------
 
 
-def default_station(household: Household) -> Station | None:
+def default_station(household: Household, shop_order: ShopOrder) -> Station | None:
     """Where a household hands goods in unless it says otherwise: its village's point, else its
-    township's station, else its county's centre; None when the county has none of them."""
+    township's station, else its county's centre, the first that takes these goods (their
+    categories; cold storage for cold-chain goods); None when the county has none."""
     village = db.session.get(Region, household.village_code)
     places = [
         (StationKind.VILLAGE_POINT, household.village_code),
@@ -206,15 +219,31 @@ def default_station(household: Household) -> Station | None:
     for kind, region_code in places:
         if region_code is None:
             continue
-        station = db.session.scalar(
+        found = db.session.scalars(
             select(Station)
             .where(Station.kind == kind, Station.region_code == region_code, Station.is_active)
             .order_by(Station.id)
-            .limit(1)
         )
-        if station is not None:
-            return station
+        for station in found:
+            if takes(station, shop_order):
+                return station
     return None
+
+
+def takes(station: Station, shop_order: ShopOrder) -> bool:
+    """Whether the station takes these goods in: every category among those it handles (none
+    listed: all), and cold storage when any of them is cold-chain."""
+    products = db.session.execute(
+        select(Product.category, Product.cold_chain).where(
+            Product.id.in_([line.product_id for line in shop_order.lines])
+        )
+    ).all()
+    handled = set(station.categories or [])
+    if handled and any(
+        category is None or category.value not in handled for category, _ in products
+    ):
+        return False
+    return station.cold_chain or not any(cold for _, cold in products)
 
 
 def accept(user: User, shop_order_id: int, *, station_id: int | None = None) -> ShopOrder:
@@ -228,10 +257,14 @@ def accept(user: User, shop_order_id: int, *, station_id: int | None = None) -> 
         station = db.session.get(Station, station_id)
         if station is None or not station.is_active:
             raise FulfilmentError.UNKNOWN_STATION(errors={"station_id": [station_id]})
-        if station.county_code != shop_order.county_code or station.kind == StationKind.COUNTER:
+        if (
+            station.county_code != shop_order.county_code
+            or station.kind == StationKind.COUNTER
+            or not takes(station, shop_order)
+        ):
             raise FulfilmentError.WRONG_STATION(errors={"station_id": [station_id]})
     else:
-        station = default_station(household)
+        station = default_station(household, shop_order)
     now = utcnow()
     days = current_app.config["HAND_IN_WITHIN_DAYS"]
     start = max(now, _presale_start(shop_order))
@@ -317,7 +350,11 @@ def hand_in(
     """An operator takes the goods of a ShopOrder in: a batch with its own trace code."""
     actor, station = _as_operator(user, station_id)
     shop_order = db.session.get(ShopOrder, shop_order_id)
-    if shop_order is None or shop_order.county_code != station.county_code:
+    if (
+        shop_order is None
+        or shop_order.county_code != station.county_code
+        or shop_order.status == SO.PENDING_PAYMENT
+    ):
         raise FulfilmentError.UNKNOWN_SHOP_ORDER(errors={"shop_order_id": [shop_order_id]})
     if station.kind == StationKind.COUNTER or (
         shop_order.station_id not in (None, station.id)
@@ -427,7 +464,7 @@ def inspect(
 # --- shipping -------------------------------------------------------------------------------------
 
 
-def _centre_of(user: User, county_code: str) -> Station | None:
+def centre_of(user: User, county_code: str) -> Station | None:
     """The county centre of ``county_code`` the user operates, if any."""
     station_ids = [g.station_id for g in user.grants if g.role == Role.STATION_OPERATOR]
     if not station_ids:
@@ -482,7 +519,7 @@ def ship(user: User, shop_order_id: int, *, parcel: Parcel) -> ShopOrder:
     """Ship one ShopOrder: from the county centre after inspection, or by the household where
     direct shipping is allowed."""
     shop_order = _shop_order(shop_order_id)
-    centre = _centre_of(user, shop_order.county_code)
+    centre = centre_of(user, shop_order.county_code)
     if already_done(shop_order, "ship", user):
         return shop_order
     if centre is not None:
@@ -493,6 +530,10 @@ def ship(user: User, shop_order_id: int, *, parcel: Parcel) -> ShopOrder:
             )
     else:
         actor = _as_household(user, shop_order)
+        if parcel.method != ShipMethod.EXPRESS:
+            # A household's own parcel is a carrier's, with its tracking number: a counter
+            # pickup is the stations' to record.
+            raise FulfilmentError.TRACKING_REQUIRED(errors={"method": [parcel.method.value]})
         if shop_order.status == SO.ACCEPTED and not direct_shipping_allowed(shop_order):
             raise FulfilmentError.DIRECT_SHIPPING_NOT_ALLOWED()
         if shop_order.status != SO.ACCEPTED:
@@ -514,10 +555,12 @@ def ship_together(
     found = db.session.scalars(
         select(ShopOrder).where(ShopOrder.id.in_(shop_order_ids)).order_by(ShopOrder.id)
     ).all()
-    if len(found) != len(set(shop_order_ids)) or any(
-        s.county_code != station.county_code for s in found
-    ):
-        known = {s.id for s in found if s.county_code == station.county_code}
+    known = {
+        s.id
+        for s in found
+        if s.county_code == station.county_code and s.status != SO.PENDING_PAYMENT
+    }
+    if known != set(shop_order_ids):
         raise FulfilmentError.UNKNOWN_SHOP_ORDER(
             errors={"shop_order_ids": [i for i in shop_order_ids if i not in known]}
         )
@@ -583,8 +626,11 @@ def _ship(
     for upload in uploads.values():
         if upload is not None:
             shipping_uploads.send(upload.id)
-    for shop_order in shop_orders:
-        notifications.notify_shipped(shop_order)
+    told = set()
+    for shop_order in shop_orders:  # one message per order: each spends a subscription
+        if shop_order.order_id not in told:
+            told.add(shop_order.order_id)
+            notifications.notify_shipped(shop_order)
     return shipment
 
 
@@ -677,9 +723,13 @@ def list_overdue(
 ) -> tuple[list[ShopOrder], str | None]:
     """Flagged ShopOrders still open, oldest first, of the staff member's counties (all, for a
     platform admin): the ones to chase or cancel with a refund."""
-    query = select(ShopOrder).where(
-        ShopOrder.overdue_since.is_not(None),
-        ShopOrder.status.in_([SO.AWAITING_ACCEPTANCE, SO.ACCEPTED]),
+    query = (
+        select(ShopOrder)
+        .where(
+            ShopOrder.overdue_since.is_not(None),
+            ShopOrder.status.in_([SO.AWAITING_ACCEPTANCE, SO.ACCEPTED]),
+        )
+        .options(selectinload(ShopOrder.order))
     )
     if not access.is_platform_admin(user):
         query = query.where(ShopOrder.county_code.in_(user.staff_county_codes))

@@ -580,14 +580,17 @@ def mark_refunded(refund_no: str, *, external_id: str | None, failed: bool = Fal
 
 def _settle_refund_status(order: Order, refund: Refund) -> None:
     """Count the money back on the ShopOrder and the order (the refund moved to succeeded by
-    one conditional UPDATE, so this runs once per refund)."""
-    db.session.execute(
-        update(Order)
-        .where(Order.id == order.id)
-        .values(refunded_fen=Order.refunded_fen + refund.amount_fen)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(order, ["refunded_fen"])
+    one conditional UPDATE, so this runs once per refund). Money paid twice for an order that
+    stands is given back without counting against what the order cost."""
+    surplus = refund.shop_order_id is None and order.status == OrderStatus.PAID
+    if not surplus:
+        db.session.execute(
+            update(Order)
+            .where(Order.id == order.id)
+            .values(refunded_fen=Order.refunded_fen + refund.amount_fen)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.refresh(order, ["refunded_fen"])
     if refund.shop_order_id is not None:
         shop_order = db.session.get(ShopOrder, refund.shop_order_id)
         if shop_order is not None:
@@ -609,6 +612,8 @@ def _settle_refund_status(order: Order, refund: Refund) -> None:
     )
     if unfinished is not None:
         order.refund_status = RefundStatus.PENDING
+    elif order.refunded_fen == 0:
+        order.refund_status = RefundStatus.NONE
     elif order.refunded_fen >= order.total_fen:
         order.refund_status = RefundStatus.REFUNDED
     else:

@@ -13,7 +13,7 @@ from models.enums import Role, ShopOrderStatus, StationKind
 from services import access
 from services.codes import LABEL_CODE_LENGTH
 from services.error_codes import CommonError, FulfilmentError
-from services.fulfilment import active_station, operates
+from services.fulfilment import active_station, centre_of, operates
 
 SO = ShopOrderStatus
 QUEUE_LIMIT = 200  # per list: a station sees its oldest work first
@@ -77,6 +77,9 @@ class Scanned:
     kind: str  # "shop_order" (its slip) or "batch" (its trace label)
     shop_order: ShopOrder
     batch: Batch | None
+    # The buyer's address is for whoever ships: the county centre (and the county's staff),
+    # once the goods passed inspection; batch codes are public, slips travel through villages.
+    shows_address: bool = False
 
 
 def scan(user: User, code: str) -> Scanned:
@@ -93,7 +96,15 @@ def scan(user: User, code: str) -> Scanned:
         raise FulfilmentError.LABEL_NOT_FOUND()
     if batch is None:
         batch = db.session.scalar(select(Batch).where(Batch.shop_order_id == shop_order.id))
-    return Scanned("batch" if len(code) != LABEL_CODE_LENGTH else "shop_order", shop_order, batch)
+    ships = access.is_staff_of(user, shop_order.county_code) or (
+        centre_of(user, shop_order.county_code) is not None
+    )
+    return Scanned(
+        "batch" if len(code) != LABEL_CODE_LENGTH else "shop_order",
+        shop_order,
+        batch,
+        shows_address=ships and shop_order.status == SO.INSPECTED,
+    )
 
 
 def _may_scan(user: User, county_code: str) -> bool:

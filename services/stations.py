@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, String, or_, select, type_coerce
 
-from models import Region, Station, User, db
-from models.enums import Category, RegionLevel, StationKind
+from models import Region, ShopOrder, Station, User, db
+from models.enums import Category, RegionLevel, ShopOrderStatus, StationKind
 from services import access, audit, cursors
 from services.error_codes import CommonError, FulfilmentError, RegionError
 from services.regions import check_code_format
@@ -145,6 +145,21 @@ def create_station(
     return station
 
 
+def _strands_goods(station: Station, changed: dict) -> bool:
+    """Households were told to bring goods here: the station may not close, leave the county,
+    become another kind or narrow what it takes until those are handed in (or reassigned)."""
+    closing = changed.get("is_active") is False
+    narrowing = {"county_code", "kind", "categories"} & changed.keys() or (
+        changed.get("cold_chain") is False
+    )
+    if not (closing or narrowing):
+        return False
+    expected = select(ShopOrder.id).where(
+        ShopOrder.station_id == station.id, ShopOrder.status == ShopOrderStatus.ACCEPTED
+    )
+    return db.session.scalar(expected.limit(1)) is not None
+
+
 def update_station(actor: User, station_id: int, **data) -> Station:
     """County staff of its county (or a platform admin) edit a station; ``is_active=False``
     takes it out of service (and ``True`` back in). A new kind or region is checked against
@@ -168,6 +183,8 @@ def update_station(actor: User, station_id: int, **data) -> Station:
                 raise CommonError.FORBIDDEN()
             values["county_code"] = region.code[:6]
     changed = {k: v for k, v in values.items() if getattr(station, k) != v}
+    if _strands_goods(station, changed):
+        raise FulfilmentError.STATION_IN_USE()
     for field, value in changed.items():
         setattr(station, field, value)
     audit.record(actor, "station.update", "station", station.id, fields=sorted(changed))

@@ -4,7 +4,7 @@ list and scanned labels."""
 from marshmallow import Schema, fields, validate
 
 from api.schemas.common import InputSchema, id_field, text
-from api.schemas.orders import LineOut, SellerOrderOut, ShipmentOut, ShippingAddressOut
+from api.schemas.orders import LineOut, ShipmentOut, ShippingAddressOut
 from models.enums import Category, InspectionResult, ShipMethod, ShopOrderStatus
 
 # A cold store keeps -30 °C; a hot day on a truck reaches 60 °C: beyond that it is a typo.
@@ -79,11 +79,6 @@ class BatchOut(Schema):
     inspected_at = fields.DateTime(allow_none=True)
 
 
-class HandInOut(Schema):
-    batch = fields.Nested(BatchOut, required=True)
-    shop_order = fields.Nested(SellerOrderOut, required=True)
-
-
 class ShipmentWithPartsOut(ShipmentOut):
     shop_order_ids = fields.List(fields.Integer(), required=True)
 
@@ -103,6 +98,11 @@ class StationQueueItemOut(Schema):
         allow_none=True,
         metadata={"description": "where it goes: only in ready_to_ship"},
     )
+
+
+class HandInOut(Schema):
+    batch = fields.Nested(BatchOut, required=True)
+    shop_order = fields.Nested(StationQueueItemOut, required=True)
 
 
 class StationQueueOut(Schema):

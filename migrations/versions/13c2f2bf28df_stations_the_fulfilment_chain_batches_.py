@@ -389,6 +389,20 @@ def upgrade():
 
 
 def downgrade():
+    # The older code knows none of the chain's states: refuse rather than rewrite what
+    # happened to real orders.
+    in_chain = op.get_bind().scalar(
+        sa.text(
+            "SELECT count(*) FROM shop_orders WHERE status NOT IN "
+            "('pending_payment', 'awaiting_acceptance', 'cancelled') "
+            "OR refund_status = 'partial'"
+        )
+    ) + op.get_bind().scalar(sa.text("SELECT count(*) FROM orders WHERE refund_status = 'partial'"))
+    if in_chain:
+        raise RuntimeError(
+            f"{in_chain} orders or shop orders are in fulfilment states this revision "
+            "introduced; downgrading would misstate them"
+        )
     _enum_check("orders", "refundstatus", "refund_status", OLD_REFUND_STATES)
     _enum_check("shop_orders", "refundstatus", "refund_status", OLD_REFUND_STATES)
     _enum_check("shop_orders", "shoporderstatus", "status", OLD_SHOP_ORDER_STATES)

@@ -200,8 +200,11 @@ def test_hand_in_makes_a_batch_with_its_own_trace_code(chain, network):
     assert batch["url"].endswith(f"/t/{batch['code']}")
     assert batch["label_url"] == f"/api/v1/trace/{batch['code']}/qr"
     assert (batch["weight_g"], batch["count"], batch["grade"]) == (15000, 30, "一级")
-    shop_order = answer.json["shop_order"]
-    assert shop_order["status"] == "handed_in"
+    assert answer.json["shop_order"]["status"] == "handed_in"
+    assert (
+        "address" not in answer.json["shop_order"] or answer.json["shop_order"]["address"] is None
+    )
+    shop_order = chain.shop_order(part)
     assert shop_order["batch_code"] == batch["code"]
     event = shop_order["events"][-1]
     assert event["action"] == "hand_in"
@@ -348,7 +351,7 @@ def test_a_failed_inspection_refunds_that_part(chain, network):
     )
     assert answer.status_code == 201, answer.json
     assert answer.json["batch"]["inspection_result"] == "fail"
-    seen = answer.json["shop_order"]
+    seen = chain.shop_order(part)
     assert seen["status"] == "inspection_failed"
     assert seen["refund_status"] == "refunded"
     assert actions(seen)[-2:] == ["fail", "refunded"]
@@ -616,3 +619,72 @@ def test_the_queue_reads_a_fixed_number_of_statements(chain, network, client, ap
     for _ in range(4):
         chain.through_inspection(network, chain.paid())
     assert statements() == one
+
+
+# --- what each one is told -----------------------------------------------------------------------
+
+
+def test_only_the_county_centre_and_staff_see_where_scanned_goods_go(chain, network, client):
+    part = chain.paid()
+    code = chain.through_inspection(network, part)
+    for who in (network.village_operator, network.township_operator):
+        scanned = client.get(f"{API}/labels/{code}", headers=who.headers).json
+        assert scanned["shop_order"]["address"] is None
+    counter = chain.station(network.staff, kind="counter", region_code=GUZHEN)
+    scanned = client.get(f"{API}/labels/{code}", headers=chain.operator(counter).headers).json
+    assert scanned["shop_order"]["address"] is None
+    for who in (network.centre_operator, network.staff):
+        scanned = client.get(f"{API}/labels/{code}", headers=who.headers).json
+        assert scanned["shop_order"]["address"]["phone"] == "13805520001"
+
+
+def test_a_retried_rejection_answers_the_first_one(chain, network):
+    part = chain.paid()
+    path = f"/shop-orders/{part.shop_order_id}/reject"
+    first = chain.post(path, part.offer.farmer, {"reason": "鸡蛋不够"})
+    again = chain.post(path, part.offer.farmer, {"reason": "鸡蛋不够"})
+    assert again.status_code == 200, again.json
+    assert again.json["refunded_fen"] == first.json["refunded_fen"] == first.json["total_fen"]
+    assert actions(again.json) == ["pay", "reject", "refunded"]
+
+
+def test_a_household_ships_by_carrier_only(chain):
+    part = chain.paid()  # no station: direct shipping
+    chain.accept(part)
+    answer = chain.post(
+        f"/shop-orders/{part.shop_order_id}/ship", part.offer.farmer, {"method": "pickup"}
+    )
+    assert_error(answer, 422, "tracking_required")
+    assert status_of(chain.app, part.shop_order_id) == ShopOrderStatus.ACCEPTED
+
+
+def test_goods_go_to_a_station_that_takes_them(chain, shopping, world):
+    staff = world.staff(GUZHEN)
+    # The village point takes grain only; the township station keeps goods cold.
+    grain_only = chain.station(
+        staff, kind="village_point", region_code=VILLAGE_A, categories=["粮油"]
+    )
+    cold = chain.station(
+        staff, kind="township_station", region_code=VILLAGE_A[:9] + "000", cold_chain=True
+    )
+    part = chain.paid()  # eggs
+    accepted = chain.accept(part).json
+    assert accepted["station"]["id"] == cold
+    other = chain.paid()
+    assert_error(chain.accept(other, station_id=grain_only), 409, "wrong_station")
+
+
+def test_a_station_households_were_sent_to_stays_open(chain, network, client):
+    part = chain.paid()
+    chain.accept(part)  # to the village point
+    url = f"{API}/admin/stations/{network.village_point}"
+    for change in ({"is_active": False}, {"categories": ["粮油"]}):
+        answer = client.patch(url, json=change, headers=network.staff.headers)
+        assert_error(answer, 409, "station_in_use")
+    assert (
+        client.patch(url, json={"phone": "05525550009"}, headers=network.staff.headers).status_code
+        == 200
+    )
+    chain.hand_in(network.village_point, part, network.village_operator)
+    answer = client.patch(url, json={"is_active": False}, headers=network.staff.headers)
+    assert answer.status_code == 200

@@ -28,7 +28,7 @@ def create_station(data):
 @protected(blp, *STAFF_ROLES)
 @blp.arguments(StationPatchIn, required=True)
 @blp.response(200, StationOut)
-@blp.errors(CommonError.NOT_FOUND, *STATION_REGION_ERRORS)
+@blp.errors(CommonError.NOT_FOUND, FulfilmentError.STATION_IN_USE, *STATION_REGION_ERRORS)
 def update_station(data, station_id):
     """Edit a station of the staff member's county (a platform admin: any); ``is_active:
     false`` takes it out of service, ``true`` back in. Moving it to another county needs the
