@@ -251,7 +251,7 @@ def cancel_overdue(data, shop_order_id):
     )
 
 
-@blp.route("/admin/regions/<string(length=6):county_code>/direct-shipping", methods=["GET"])
+@blp.route("/admin/regions/<county_code>/direct-shipping", methods=["GET"])
 @protected(blp, *STAFF_ROLES)
 @blp.response(200, DirectShippingOut)
 @blp.errors(CommonError.NOT_FOUND)
@@ -260,7 +260,7 @@ def get_direct_shipping(county_code):
     return {"county_code": county_code, "categories": fulfilment.direct_shipping_of(county_code)}
 
 
-@blp.route("/admin/regions/<string(length=6):county_code>/direct-shipping", methods=["PUT"])
+@blp.route("/admin/regions/<county_code>/direct-shipping", methods=["PUT"])
 @protected(blp, Role.COUNTY_STAFF)
 @blp.arguments(DirectShippingIn)
 @blp.response(200, DirectShippingOut)
