@@ -4,8 +4,11 @@ operators, paid ShopOrders, and each act along the way."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from models.base import utcnow
 from models.enums import Role
+from services import fulfilment_jobs
 from tests.factories import GUZHEN, VILLAGE_A, Person, World
 from tests.shopping import API, TOWNSHIP, Offer, Shopping
 
@@ -87,6 +90,11 @@ class Chain:
         self.shopping.pay_dev(buyer, order["id"])
         return Part(order["id"], order["shop_orders"][0]["id"], buyer, offer)
 
+    def parts(self, order: dict, buyer: Person, offers: list[Offer]) -> list[Part]:
+        """The ShopOrders of an order placed (and paid) elsewhere, in the order of ``offers``."""
+        part_of = {s["shop_id"]: s["id"] for s in order["shop_orders"]}
+        return [Part(order["id"], part_of[o.shop_id], buyer, o) for o in offers]
+
     # --- acts -----------------------------------------------------------------------------------
 
     def post(self, path: str, person: Person, body: dict | None = None):
@@ -113,6 +121,46 @@ class Chain:
     def ship(self, part: Part, by: Person, **body):
         payload = {"carrier": "YTO", "tracking_no": "YT0000000001"} | body
         return self.post(f"/shop-orders/{part.shop_order_id}/ship", by, payload)
+
+    def ship_directly(self, part: Part, **body):
+        """Accepted with no station in the county to take it, then sent by the household with
+        a carrier: the answer to the shipping act."""
+        accepted = self.accept(part)
+        assert accepted.status_code == 200, accepted.json
+        assert accepted.json["station"] is None, "a station of the county takes these goods in"
+        return self.ship(part, part.offer.farmer, **body)
+
+    def pick_up(self, network: Network, part: Part):
+        """The county centre hands an inspected part over at its counter (no carrier)."""
+        return self.post(
+            f"/shop-orders/{part.shop_order_id}/ship", network.centre_operator, {"method": "pickup"}
+        )
+
+    def ship_together(self, network: Network, parts: list[Part], **body):
+        """The county centre sends inspected parts bound for one address in one parcel."""
+        payload = {"carrier": "YTO", "tracking_no": "YT0000000001"} | body
+        payload["shop_order_ids"] = [part.shop_order_id for part in parts]
+        return self.post(f"/stations/{network.centre}/shipments", network.centre_operator, payload)
+
+    def fail_inspection(self, network: Network, part: Part, reason: str = "破损超过一成"):
+        """Accepted, handed in at the village point and failed at the centre (refunded)."""
+        assert self.accept(part).status_code == 200
+        handed = self.hand_in(network.village_point, part, network.village_operator)
+        assert handed.status_code == 201, handed.json
+        code = handed.json["batch"]["code"]
+        return self.inspect(
+            network.centre, code, network.centre_operator, result="fail", reason=reason
+        )
+
+    def cancel_overdue(self, part: Part, staff: Person, reason: str = "农户未按时接单"):
+        """Left unaccepted past its deadline (the deadline job run a day late), then cancelled
+        by the county's staff (refunded)."""
+        hours = self.app.config["ACCEPT_WITHIN_HOURS"] + 24
+        with self.app.app_context():
+            fulfilment_jobs.flag_overdue(now=utcnow() + timedelta(hours=hours))
+        return self.post(
+            f"/admin/shop-orders/{part.shop_order_id}/cancel", staff, {"reason": reason}
+        )
 
     def through_inspection(self, network: Network, part: Part) -> str:
         """Accepted, handed in at the village point and passed: the batch code."""

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from models import Order, Refund, Shipment, ShopOrder, User, db
-from models.enums import PaymentMethod, ShipMethod
+from models import Order, Refund, ShopOrder, User, db
 from services import notifications
 from services.wechat_gateway import wechat_client
+from tests.fulfilment import Chain, Part
 from tests.shopping import Shopping
 
 SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/send"
@@ -22,9 +22,15 @@ def shopping(world, catalog, client):
 
 
 @pytest.fixture
-def paid(shopping):
-    """A paid order of one shop (dev method: how it was paid does not matter here)."""
-    offer = shopping.offer()
+def chain(world, shopping, client):
+    return Chain(world, shopping, client)
+
+
+@pytest.fixture
+def paid(request, shopping):
+    """A paid order of one shop, two boxes at ¥45 (or at the price an indirect parameter
+    names), dev method: how it was paid does not matter here."""
+    offer = shopping.offer(price_fen=getattr(request, "param", 4500))
     buyer, address = shopping.buyer()
     order = shopping.order(buyer, address, [(offer.sku_ids[0], 2)])
     shopping.pay_dev(buyer, order["id"])
@@ -55,61 +61,72 @@ def openid_of(app, person) -> str:
         return db.session.get(User, person.id).openid
 
 
-def notify_new(app, order: dict) -> None:
+def part_of(paid) -> Part:
+    offer, buyer, order = paid
+    return Part(order["id"], order["shop_orders"][0]["id"], buyer, offer)
+
+
+def notify_new(app, shop_order_id: int) -> None:
     with app.app_context():
-        notifications.notify_new_shop_order(
-            db.session.get(ShopOrder, order["shop_orders"][0]["id"])
+        notifications.notify_new_shop_order(db.session.get(ShopOrder, shop_order_id))
+        notifications.wait_for_deliveries()
+
+
+# --- the acts that tell the buyer ----------------------------------------------------------------
+# Through the chain's acts (services/fulfilment.py, by the API): each tells the buyer after its
+# commit; the messages it handed to the senders are waited for.
+
+
+def shipped(chain, part: Part, carrier="SF") -> None:
+    """No station in the county: the household accepts and sends the part by carrier."""
+    answer = chain.ship_directly(part, carrier=carrier, tracking_no="SF1400000000001")
+    assert answer.status_code == 200, answer.json
+    notifications.wait_for_deliveries()
+
+
+def picked_up(chain, part: Part) -> None:
+    """Taken in at the village point, passed and handed over at the county centre's counter."""
+    network = chain.network()
+    chain.through_inspection(network, part)
+    answer = chain.pick_up(network, part)
+    assert answer.status_code == 200, answer.json
+    notifications.wait_for_deliveries()
+
+
+def rejected(app, chain, part: Part, reason="农户无法发货") -> int:
+    """The household rejects the part: refunded (the dev method settles at once); the refund's
+    id."""
+    answer = chain.post(
+        f"/shop-orders/{part.shop_order_id}/reject", part.offer.farmer, {"reason": reason}
+    )
+    assert answer.status_code == 200, answer.json
+    notifications.wait_for_deliveries()
+    with app.app_context():
+        return db.session.scalar(
+            db.select(Refund.id).where(Refund.shop_order_id == part.shop_order_id)
         )
-        notifications.wait_for_deliveries()
-
-
-def shipped(app, order: dict, method=ShipMethod.EXPRESS, carrier="SF") -> None:
-    """Stand-in for the shipping act (services/fulfilment.py): the part leaves in a parcel,
-    then the buyer is told, after the commit."""
-    with app.app_context():
-        shipment = Shipment(method=method, carrier=carrier, tracking_no="SF1400000000001")
-        db.session.add(shipment)
-        db.session.flush()
-        shop_order = db.session.get(ShopOrder, order["shop_orders"][0]["id"])
-        shop_order.shipment_id = shipment.id
-        db.session.commit()
-        notifications.notify_shipped(shop_order)
-        notifications.wait_for_deliveries()
-
-
-def refunded(app, order: dict, amount_fen: int) -> int:
-    """Stand-in for a refund WeChat confirmed (services/payments.py), then the buyer told."""
-    with app.app_context():
-        refund = Refund(
-            order_id=order["id"],
-            shop_order_id=order["shop_orders"][0]["id"],
-            out_refund_no=f"NJR-test-{order['id']}",
-            method=PaymentMethod.DEV,
-            amount_fen=amount_fen,
-            reason="农户无法发货",
-        )
-        db.session.add(refund)
-        db.session.commit()
-        notifications.notify_refund(refund)
-        notifications.wait_for_deliveries()
-        return refund.id
 
 
 # --- the log backend -----------------------------------------------------------------------------
 
 
-def test_by_default_each_notification_is_one_log_line_of_ids(app, paid, caplog):
-    offer, buyer, order = paid
-    part = order["shop_orders"][0]["id"]
+def test_by_default_each_notification_is_one_log_line_of_ids(app, shopping, chain, caplog):
+    # Two shops' parts: a shipped part is never refunded by an act, so the other one is.
+    offers = [shopping.offer(), shopping.offer()]
+    buyer, address = shopping.buyer()
+    order = shopping.order(buyer, address, [(offer.sku_ids[0], 2) for offer in offers])
+    shopping.pay_dev(buyer, order["id"])
+    sent, refused = chain.parts(order, buyer, offers)
 
     with caplog.at_level(logging.INFO, logger="services.notifications"):
-        notify_new(app, order)
-        shipped(app, order)
-        refund_id = refunded(app, order, 4500)
+        notify_new(app, sent.shop_order_id)
+        shipped(chain, sent)
+        refund_id = rejected(app, chain, refused)
 
     lines = [r.getMessage() for r in caplog.records if r.name == "services.notifications"]
+    part = sent.shop_order_id
     assert lines == [
-        f"notification new_shop_order to user {offer.farmer.id}: shop_order {part}",
+        f"notification new_shop_order to user {sent.offer.farmer.id}: shop_order {part}",
         f"notification shipped to user {buyer.id}: shop_order {part}",
         f"notification refund to user {buyer.id}: refund {refund_id}",
     ]
@@ -118,7 +135,7 @@ def test_by_default_each_notification_is_one_log_line_of_ids(app, paid, caplog):
 
 
 def test_the_log_backend_never_calls_wechat(app, paid, fake_wechat):
-    notify_new(app, paid[2])
+    notify_new(app, paid[2]["shop_orders"][0]["id"])
 
     assert fake_wechat.calls(SUBSCRIBE_PATH) == 0
 
@@ -133,7 +150,7 @@ def test_every_household_member_hears_of_a_new_shop_order(app, paid, world, by_w
         trade_no = db.session.get(Order, order["id"]).out_trade_no
     second = world.farmer(household_id)
 
-    notify_new(app, order)
+    notify_new(app, order["shop_orders"][0]["id"])
 
     messages = by_wechat.subscribe_messages
     assert sorted(m["touser"] for m in messages) == sorted(
@@ -155,17 +172,17 @@ def test_a_member_who_did_not_subscribe_is_skipped_quietly(app, paid, world, by_
     by_wechat.unsubscribe(openid_of(app, offer.farmer))
 
     with caplog.at_level(logging.INFO, logger="services.notifications"):
-        notify_new(app, order)
+        notify_new(app, order["shop_orders"][0]["id"])
 
     assert by_wechat.subscribe_messages == []
     assert by_wechat.calls(SUBSCRIBE_PATH) == 1
     assert any("not subscribed" in r.getMessage() for r in caplog.records)
 
 
-def test_the_buyer_hears_the_carrier_and_tracking_number(app, paid, by_wechat):
+def test_the_buyer_hears_the_carrier_and_tracking_number(app, paid, chain, by_wechat):
     _, buyer, order = paid
 
-    shipped(app, order)
+    shipped(chain, part_of(paid))
 
     [message] = by_wechat.subscribe_messages
     assert message["touser"] == openid_of(app, buyer)
@@ -175,17 +192,18 @@ def test_the_buyer_hears_the_carrier_and_tracking_number(app, paid, by_wechat):
     assert message["data"]["character_string3"] == {"value": "SF1400000000001"}
 
 
-def test_a_pickup_says_so(app, paid, by_wechat):
-    shipped(app, paid[2], method=ShipMethod.PICKUP, carrier="")
+def test_a_pickup_says_so(app, paid, chain, by_wechat):
+    picked_up(chain, part_of(paid))
 
     [message] = by_wechat.subscribe_messages
     assert message["data"]["thing2"] == {"value": "到站自提"}
 
 
-def test_the_buyer_hears_of_a_refund(app, paid, by_wechat):
+@pytest.mark.parametrize("paid", [625], indirect=True)  # two boxes at ¥6.25
+def test_the_buyer_hears_of_a_refund(app, paid, chain, by_wechat):
     _, buyer, order = paid
 
-    refunded(app, order, 1250)
+    rejected(app, chain, part_of(paid), reason="农户无法发货")
 
     [message] = by_wechat.subscribe_messages
     assert message["touser"] == openid_of(app, buyer)
@@ -193,16 +211,16 @@ def test_the_buyer_hears_of_a_refund(app, paid, by_wechat):
     assert message["data"]["thing3"] == {"value": "农户无法发货"}
 
 
-def test_a_template_not_set_sends_nothing(app, paid, by_wechat, monkeypatch):
+def test_a_template_not_set_sends_nothing(app, paid, chain, by_wechat, monkeypatch):
     monkeypatch.setitem(app.config, "WECHAT_TMPL_SHIPPED", "")
 
-    shipped(app, paid[2])
+    shipped(chain, part_of(paid))
 
     assert by_wechat.calls(SUBSCRIBE_PATH) == 0
 
 
 @pytest.mark.parametrize("trouble", ["http_500", "errcode_47003", "errcode_40037", "crash"])
-def test_no_trouble_reaches_the_act(app, paid, by_wechat, monkeypatch, caplog, trouble):
+def test_no_trouble_reaches_the_act(app, paid, chain, by_wechat, monkeypatch, caplog, trouble):
     if trouble == "http_500":
         by_wechat.fail_next_http(500, path=SUBSCRIBE_PATH)
     elif trouble.startswith("errcode_"):
@@ -218,7 +236,7 @@ def test_no_trouble_reaches_the_act(app, paid, by_wechat, monkeypatch, caplog, t
         monkeypatch.setattr(notifications, "wechat_client", broken)
 
     with caplog.at_level(logging.WARNING):
-        shipped(app, paid[2])  # returns normally
+        shipped(chain, part_of(paid))  # the act answers 200
 
     assert by_wechat.subscribe_messages == []
     assert any(r.levelno >= logging.WARNING for r in caplog.records)
