@@ -167,3 +167,23 @@ def catalog(world):
     from tests.factories import Catalog
 
     return Catalog(world)
+
+
+@pytest.fixture
+def shopping(world, catalog, client):
+    from tests.shopping import Shopping
+
+    return Shopping(world, catalog, client)
+
+
+@pytest.fixture
+def chain(world, shopping, client):
+    from tests.fulfilment import Chain
+
+    return Chain(world, shopping, client)
+
+
+@pytest.fixture
+def network(chain):
+    """固镇县's three tiers, each with an operator (tests/fulfilment.py ``Network``)."""
+    return chain.network()

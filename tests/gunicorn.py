@@ -85,3 +85,17 @@ def migrate(tmp: Path, database_url: str) -> None:
     subprocess.run(
         [BIN / "flask", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True
     )
+
+
+@contextmanager
+def serving_the_test_database(app, tmp: Path) -> Iterator[int]:
+    """The app under gunicorn on the test run's own database (SQLite or PostgreSQL): several
+    worker processes with several threads each, no rate limits; yields the port."""
+    with serving(
+        tmp,
+        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+        GUNICORN_WORKERS="3",
+        GUNICORN_THREADS="4",
+        RATELIMIT_ENABLED="0",
+    ) as port:
+        yield port

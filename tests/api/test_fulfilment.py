@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from models import Batch, ShopOrder, db
 from models.base import utcnow
 from models.enums import ConsentPurpose, ShopOrderStatus
@@ -18,27 +16,10 @@ from tests.factories import (
     SANGZHI_VILLAGE,
     VILLAGE_A,
     VILLAGE_B,
-    Catalog,
     assert_error,
     count_rows,
 )
-from tests.fulfilment import Chain
-from tests.shopping import API, Shopping
-
-
-@pytest.fixture
-def shopping(world, client):
-    return Shopping(world, Catalog(world), client)
-
-
-@pytest.fixture
-def chain(world, shopping, client):
-    return Chain(world, shopping, client)
-
-
-@pytest.fixture
-def network(chain):
-    return chain.network()
+from tests.shopping import API
 
 
 def status_of(app, shop_order_id: int) -> ShopOrderStatus:

@@ -17,7 +17,7 @@ from models import Batch, Refund, ShopOrder, ShopOrderEvent, db
 from models.enums import ShopOrderStatus
 from tests.factories import Catalog
 from tests.fulfilment import Chain
-from tests.gunicorn import serving
+from tests.gunicorn import serving_the_test_database
 from tests.shopping import Shopping
 
 OPERATORS = 8
@@ -25,13 +25,7 @@ OPERATORS = 8
 
 @pytest.fixture
 def server(app, tmp_path):
-    with serving(
-        tmp_path,
-        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        GUNICORN_WORKERS="3",
-        GUNICORN_THREADS="4",
-        RATELIMIT_ENABLED="0",
-    ) as port:
+    with serving_the_test_database(app, tmp_path) as port:
         yield port
 
 

@@ -7,49 +7,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from models import Order, ShippingUpload, db
 from models.enums import ShippingUploadStatus
 from services import shipping_uploads
-from services.wechat_gateway import wechat_client
-from tests.factories import GUZHEN, VILLAGE_A, VILLAGE_B, Catalog, Units
-from tests.fulfilment import Chain, Part
-from tests.shopping import API, Shopping
+from tests.factories import GUZHEN, VILLAGE_A, VILLAGE_B, Units
+from tests.fulfilment import Part
+from tests.shopping import API
 
 NOTIFY = f"{API}/payments/wechat/notify"
 
 
-@pytest.fixture
-def wechat(app, fake_wechat, fake_wechat_pay):
-    """WeChat Pay and the mini-program API both pointed at the fakes, for one test."""
-    fake = fake_wechat_pay
-    settings = {
-        "WECHATPAY_ENABLED": True,
-        "WECHATPAY_API_BASE": fake.base_url,
-        "WECHATPAY_MCHID": fake.mchid,
-        "WECHATPAY_APIV3_KEY": fake.apiv3_key,
-        "WECHATPAY_PRIVATE_KEY_PATH": str(fake.merchant_private_key_path),
-        "WECHATPAY_CERT_SERIAL": fake.merchant_serial,
-        "WECHATPAY_PUBLIC_KEY_PATH": str(fake.public_key_path),
-        "WECHATPAY_PUBLIC_KEY_ID": fake.public_key_id,
-        "WECHAT_APPID": fake.appid,
-        "PUBLIC_BASE_URL": "https://nongjia.test",
-    }
-    before = {key: app.config[key] for key in settings}
-    app.config.update(settings)
-    with app.app_context():
-        client = wechat_client()
-        client._token_cache.delete(client._token_key)
-    yield fake_wechat, fake
-    app.config.update(before)
-
-
-def test_a_unit_order_travels_from_three_villages_to_the_canteen(app, client, world, wechat):
-    mini, pay = wechat
-    shopping = Shopping(world, Catalog(world), client)
-    chain = Chain(world, shopping, client)
-    network = chain.network()
+def test_a_unit_order_travels_from_three_villages_to_the_canteen(
+    app, client, world, wechat, pay, shopping, chain, network
+):
+    mini = wechat
     # Three households: two in village A (its collection point), one in village B (no point
     # there: its goods go to the township's station).
     offers = [

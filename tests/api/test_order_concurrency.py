@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tests.gunicorn import serving
+from tests.gunicorn import serving_the_test_database
 from tests.shopping import Shopping
 
 UNITS = 5
@@ -20,13 +20,7 @@ BUYERS = 24
 
 @pytest.fixture
 def server(app, tmp_path):
-    with serving(
-        tmp_path,
-        DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-        GUNICORN_WORKERS="3",
-        GUNICORN_THREADS="4",
-        RATELIMIT_ENABLED="0",
-    ) as port:
+    with serving_the_test_database(app, tmp_path) as port:
         yield port
 
 

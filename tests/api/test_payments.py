@@ -23,29 +23,6 @@ REFUND_NOTIFY = f"{API}/payments/wechat/refund-notify"
 
 
 @pytest.fixture
-def pay(app, fake_wechat_pay):
-    """WeChat Pay on, pointed at the fake, for one test."""
-    fake = fake_wechat_pay
-    settings = {
-        "WECHATPAY_ENABLED": True,
-        "WECHATPAY_API_BASE": fake.base_url,
-        "WECHATPAY_MCHID": fake.mchid,
-        "WECHATPAY_APIV3_KEY": fake.apiv3_key,
-        "WECHATPAY_PRIVATE_KEY_PATH": str(fake.merchant_private_key_path),
-        "WECHATPAY_CERT_SERIAL": fake.merchant_serial,
-        "WECHATPAY_PUBLIC_KEY_PATH": str(fake.public_key_path),
-        "WECHATPAY_PUBLIC_KEY_ID": fake.public_key_id,
-        "WECHAT_APPID": fake.appid,
-        # WeChat Pay takes only https notify addresses.
-        "PUBLIC_BASE_URL": "https://nongjia.test",
-    }
-    before = {key: app.config[key] for key in settings}
-    app.config.update(settings)
-    yield fake
-    app.config.update(before)
-
-
-@pytest.fixture
 def shopping(world, catalog, client):
     return Shopping(world, catalog, client)
 

@@ -4,31 +4,13 @@ name, village, no household id, phone, operator or buyer)."""
 
 from __future__ import annotations
 
-import pytest
-
 from models import Product, Sku, db
 from services import products as products_service
 from services import trace
-from tests.factories import VILLAGE_A, Catalog, assert_error, statements_during
-from tests.fulfilment import Chain
-from tests.shopping import API, Shopping
+from tests.factories import VILLAGE_A, assert_error, statements_during
+from tests.shopping import API
 
 HOUSEHOLD_PHONE = "13805520001"  # tests.factories.World.household; the buyer's address too
-
-
-@pytest.fixture
-def shopping(world, client):
-    return Shopping(world, Catalog(world), client)
-
-
-@pytest.fixture
-def chain(world, shopping, client):
-    return Chain(world, shopping, client)
-
-
-@pytest.fixture
-def network(chain):
-    return chain.network()
 
 
 def traced(client, code: str) -> dict:

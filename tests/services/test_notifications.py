@@ -9,21 +9,10 @@ import pytest
 
 from models import Order, Refund, ShopOrder, User, db
 from services import notifications
-from services.wechat_gateway import wechat_client
-from tests.fulfilment import Chain, Part
-from tests.shopping import Shopping
+from tests.fakes.fixtures import forget_access_token
+from tests.fulfilment import Part
 
 SUBSCRIBE_PATH = "/cgi-bin/message/subscribe/send"
-
-
-@pytest.fixture
-def shopping(world, catalog, client):
-    return Shopping(world, catalog, client)
-
-
-@pytest.fixture
-def chain(world, shopping, client):
-    return Chain(world, shopping, client)
 
 
 @pytest.fixture
@@ -50,9 +39,7 @@ def by_wechat(app, fake_wechat, monkeypatch):
     }
     for key, value in settings.items():
         monkeypatch.setitem(app.config, key, value)
-    with app.app_context():
-        client = wechat_client()
-        client._token_cache.delete(client._token_key)
+    forget_access_token(app)
     return fake_wechat
 
 

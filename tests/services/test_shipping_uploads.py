@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from models import Order, Payment, ShippingUpload, Sku, User, db
@@ -16,53 +15,11 @@ from models.enums import ShipMethod, ShippingUploadStatus
 from services import payments, shipping_uploads
 from services.wechat_gateway import wechat_client
 from tests.factories import SANGZHI, SANGZHI_VILLAGE, assert_error, count_rows
-from tests.fulfilment import Chain, Network, Part
-from tests.shopping import API, Offer, Shopping
+from tests.fulfilment import Network, Part
+from tests.shopping import API, Offer
 
 NOTIFY = f"{API}/payments/wechat/notify"
 LIST = f"{API}/admin/shipping-uploads"
-
-
-@pytest.fixture
-def pay(app, fake_wechat_pay):
-    """WeChat Pay on, pointed at the fake, for one test."""
-    fake = fake_wechat_pay
-    settings = {
-        "WECHATPAY_ENABLED": True,
-        "WECHATPAY_API_BASE": fake.base_url,
-        "WECHATPAY_MCHID": fake.mchid,
-        "WECHATPAY_APIV3_KEY": fake.apiv3_key,
-        "WECHATPAY_PRIVATE_KEY_PATH": str(fake.merchant_private_key_path),
-        "WECHATPAY_CERT_SERIAL": fake.merchant_serial,
-        "WECHATPAY_PUBLIC_KEY_PATH": str(fake.public_key_path),
-        "WECHATPAY_PUBLIC_KEY_ID": fake.public_key_id,
-        "WECHAT_APPID": fake.appid,
-        "PUBLIC_BASE_URL": "https://nongjia.test",
-    }
-    before = {key: app.config[key] for key in settings}
-    app.config.update(settings)
-    yield fake
-    app.config.update(before)
-
-
-@pytest.fixture
-def wechat(app, fake_wechat, pay):
-    """The fake WeChat, and no access token left in the app's cache (the fake forgot the one
-    it issued when it was reset): every call below is counted once."""
-    with app.app_context():
-        client = wechat_client()
-        client._token_cache.delete(client._token_key)
-    return fake_wechat
-
-
-@pytest.fixture
-def shopping(world, catalog, client):
-    return Shopping(world, catalog, client)
-
-
-@pytest.fixture
-def chain(world, shopping, client):
-    return Chain(world, shopping, client)
 
 
 # --- the acts ------------------------------------------------------------------------------------

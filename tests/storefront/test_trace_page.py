@@ -6,30 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from models import Product, Sku, db
 from services import products as products_service
-from tests.factories import Catalog
-from tests.fulfilment import Chain
-from tests.shopping import API, Shopping
+from tests.shopping import API
 
 BEIJING = timezone(timedelta(hours=8))
-
-
-@pytest.fixture
-def shopping(world, client):
-    return Shopping(world, Catalog(world), client)
-
-
-@pytest.fixture
-def chain(world, shopping, client):
-    return Chain(world, shopping, client)
-
-
-@pytest.fixture
-def network(chain):
-    return chain.network()
 
 
 def page(client, code: str) -> str:
