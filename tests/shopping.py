@@ -33,13 +33,16 @@ class Shopping:
         self.app = world.app
         self._n = itertools.count(1)
 
-    def offer(self, *, stock: int = 50, village: str = VILLAGE_A, price_fen: int = 4500) -> Offer:
+    def offer(
+        self, *, stock: int = 50, village: str = VILLAGE_A, price_fen: int = 4500, **listing
+    ) -> Offer:
+        """A listed product (``listing`` overrides its content, e.g. ``cold_chain=True``)."""
         shop, farmer, staff = self.catalog.open_shop(village=village)
         skus = [
             {"spec_name": "30枚装", "price_fen": price_fen, "stock": stock},
             {"spec_name": "60枚装", "price_fen": price_fen * 2 - 500, "stock": stock},
         ]
-        product = self.catalog.listed(shop, farmer, staff, skus=skus)
+        product = self.catalog.listed(shop, farmer, staff, **({"skus": skus} | listing))
         with self.app.app_context():
             sku_ids = list(
                 db.session.scalars(

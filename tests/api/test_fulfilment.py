@@ -247,18 +247,9 @@ def test_the_county_centre_takes_goods_meant_for_a_village_point(chain, network)
 
 
 def test_cold_chain_goods_need_their_temperature(chain, shopping, network, world):
-    catalog = shopping.catalog
-    shop, farmer, staff = catalog.open_shop()
-    product = catalog.listed(shop, farmer, staff, cold_chain=True)
-    from models import Sku
-
-    with chain.app.app_context():
-        sku = db.session.scalar(db.select(Sku.id).where(Sku.product_id == product))
-    buyer, address = shopping.buyer()
-    order = shopping.order(buyer, address, [(sku, 1)])
-    shopping.pay_dev(buyer, order["id"])
-    part_id = order["shop_orders"][0]["id"]
-    assert chain.post(f"/shop-orders/{part_id}/accept", farmer).status_code == 200
+    part = chain.paid(shopping.offer(cold_chain=True), quantity=1)
+    part_id = part.shop_order_id
+    assert chain.accept(part).status_code == 200
     body = {"shop_order_id": part_id, "weight_g": 500, "count": 1, "grade": "一级"}
     answer = chain.post(
         f"/stations/{network.village_point}/hand-ins", network.village_operator, body

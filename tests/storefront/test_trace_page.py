@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from models import Product, Sku, db
+from models import Product, db
 from services import products as products_service
 from tests.shopping import API
 
@@ -60,16 +60,9 @@ def test_a_batch_just_handed_in(chain, network, client):
 
 
 def test_a_cold_chain_batch_passed_and_shipped(chain, shopping, network, client):
-    catalog = shopping.catalog
-    shop, farmer, staff = catalog.open_shop()
-    product = catalog.listed(shop, farmer, staff, title="冷鲜土鸡", cold_chain=True)
-    with chain.app.app_context():
-        sku = db.session.scalar(db.select(Sku.id).where(Sku.product_id == product))
-    buyer, address = shopping.buyer()
-    order = shopping.order(buyer, address, [(sku, 1)])
-    shopping.pay_dev(buyer, order["id"])
-    part_id = order["shop_orders"][0]["id"]
-    assert chain.post(f"/shop-orders/{part_id}/accept", farmer).status_code == 200
+    part = chain.paid(shopping.offer(title="冷鲜土鸡", cold_chain=True), quantity=1)
+    part_id = part.shop_order_id
+    assert chain.accept(part).status_code == 200
     body = {"shop_order_id": part_id, "weight_g": 800, "count": 1, "grade": "一级"}
     answer = chain.post(
         f"/stations/{network.village_point}/hand-ins",
