@@ -216,6 +216,7 @@ def default_station(household: Household, shop_order: ShopOrder) -> Station | No
         (StationKind.TOWNSHIP_STATION, village.parent_code if village else None),
         (StationKind.COUNTY_CENTRE, household.county_code),
     ]
+    goods = goods_of(shop_order)
     for kind, region_code in places:
         if region_code is None:
             continue
@@ -225,25 +226,18 @@ def default_station(household: Household, shop_order: ShopOrder) -> Station | No
             .order_by(Station.id)
         )
         for station in found:
-            if takes(station, shop_order):
+            if takes(station, goods):
                 return station
     return None
 
 
-def takes(station: Station, shop_order: ShopOrder) -> bool:
+def takes(station: Station, goods: list[Product]) -> bool:
     """Whether the station takes these goods in: every category among those it handles (none
     listed: all), and cold storage when any of them is cold-chain."""
-    products = db.session.execute(
-        select(Product.category, Product.cold_chain).where(
-            Product.id.in_([line.product_id for line in shop_order.lines])
-        )
-    ).all()
     handled = set(station.categories or [])
-    if handled and any(
-        category is None or category.value not in handled for category, _ in products
-    ):
+    if handled and any(p.category is None or p.category.value not in handled for p in goods):
         return False
-    return station.cold_chain or not any(cold for _, cold in products)
+    return station.cold_chain or not any(p.cold_chain for p in goods)
 
 
 def accept(user: User, shop_order_id: int, *, station_id: int | None = None) -> ShopOrder:
@@ -260,7 +254,7 @@ def accept(user: User, shop_order_id: int, *, station_id: int | None = None) -> 
         if (
             station.county_code != shop_order.county_code
             or station.kind == StationKind.COUNTER
-            or not takes(station, shop_order)
+            or not takes(station, goods_of(shop_order))
         ):
             raise FulfilmentError.WRONG_STATION(errors={"station_id": [station_id]})
     else:
@@ -284,15 +278,17 @@ def accept(user: User, shop_order_id: int, *, station_id: int | None = None) -> 
     return shop_order
 
 
+def goods_of(shop_order: ShopOrder) -> list[Product]:
+    """The products of the ShopOrder's lines, in one query: what stations take, cold chain,
+    harvest and presale dates and direct shipping are all decided from them."""
+    ids = {line.product_id for line in shop_order.lines}
+    return list(db.session.scalars(select(Product).where(Product.id.in_(ids)).order_by(Product.id)))
+
+
 def _presale_start(shop_order: ShopOrder) -> datetime:
     """A presale promises its goods from its ship date: the hand-in clock starts there."""
-    dates = db.session.scalars(
-        select(Product.presale_ship_date).where(
-            Product.id.in_([line.product_id for line in shop_order.lines]),
-            Product.presale_ship_date.is_not(None),
-        )
-    ).all()
-    latest = max((d for d in dates if d is not None), default=None)
+    dates = [p.presale_ship_date for p in goods_of(shop_order) if p.presale_ship_date]
+    latest = max(dates, default=None)
     if latest is None:
         return utcnow()
     return datetime.combine(latest, datetime.min.time(), tzinfo=utcnow().tzinfo)
@@ -314,19 +310,8 @@ def reject(user: User, shop_order_id: int, *, reason: str) -> ShopOrder:
 # --- the station ----------------------------------------------------------------------------------
 
 
-def cold_chain(shop_order: ShopOrder) -> bool:
-    return bool(
-        db.session.scalar(
-            select(Product.id).where(
-                Product.id.in_([line.product_id for line in shop_order.lines]),
-                Product.cold_chain.is_(True),
-            )
-        )
-    )
-
-
 def _require_temperature(shop_order: ShopOrder, temperature_c: float | None) -> None:
-    if temperature_c is None and cold_chain(shop_order):
+    if temperature_c is None and any(p.cold_chain for p in goods_of(shop_order)):
         raise FulfilmentError.COLD_CHAIN_RECORD_REQUIRED(errors={"temperature_c": ["请填写温度"]})
 
 
@@ -407,11 +392,7 @@ def hand_in(
 
 
 def _harvest_date(shop_order: ShopOrder) -> date | None:
-    return db.session.scalar(
-        select(Product.harvest_date).where(
-            Product.id.in_([line.product_id for line in shop_order.lines])
-        )
-    )
+    return next((p.harvest_date for p in goods_of(shop_order) if p.harvest_date), None)
 
 
 def _present(**values) -> dict:
@@ -484,13 +465,7 @@ def direct_shipping_allowed(shop_order: ShopOrder) -> bool:
     or when the county allows it for the category of everything in the ShopOrder."""
     if shop_order.station_id is None:
         return True
-    categories = set(
-        db.session.scalars(
-            select(Product.category).where(
-                Product.id.in_([line.product_id for line in shop_order.lines])
-            )
-        )
-    )
+    categories = {p.category for p in goods_of(shop_order)}
     allowed = set(
         db.session.scalars(
             select(DirectShipping.category).where(
