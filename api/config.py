@@ -17,6 +17,7 @@ and one row in the README's table. Read it as ``current_app.config["WECHATPAY_MC
 from __future__ import annotations
 
 import copy
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,41 @@ def normalise_database_url(url: str) -> str:
 
 def _no_trailing_slash(url: str) -> str:
     return url.rstrip("/")
+
+
+def _basis_points(value: int) -> int:
+    if not 0 <= value <= 10_000:
+        raise ConfigError("PLATFORM_FEE_BPS must be between 0 and 10000")
+    return value
+
+
+def _positive(value: int) -> int:
+    if value <= 0:
+        raise ConfigError("PAYOUT_DAILY_CAP_FEN must be positive")
+    return value
+
+
+def _report_infos(raw: str) -> str:
+    """Checked at start-up: a JSON list of {info_type, info_content} strings (WeChat refuses a
+    transfer without them). Kept as text; services/payouts.py reads it."""
+    try:
+        infos = json.loads(raw)
+    except ValueError:
+        raise ConfigError("WECHATPAY_TRANSFER_REPORT_INFOS must be JSON") from None
+    if not (
+        isinstance(infos, list)
+        and infos
+        and all(
+            isinstance(i, dict)
+            and set(i) == {"info_type", "info_content"}
+            and all(isinstance(v, str) and v for v in i.values())
+            for i in infos
+        )
+    ):
+        raise ConfigError(
+            "WECHATPAY_TRANSFER_REPORT_INFOS must be a list of {info_type, info_content}"
+        )
+    return raw
 
 
 def _lower(value: str) -> str:
@@ -311,6 +347,40 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WECHAT_TMPL_SHIPPED", str, "", "subscribe template: goods shipped"),
     Setting("WECHAT_TMPL_REFUND", str, "", "subscribe template: money refunded"),
     Setting("WECHAT_MINIPROGRAM_STATE", str, "formal", "subscribe messages open this version"),
+    # --- ledger and payouts ---
+    Setting(
+        "PLATFORM_FEE_BPS",
+        int,
+        0,
+        "platform fee on a completed sale, in basis points (0: households keep every fen)",
+        normalise=_basis_points,
+    ),
+    Setting(
+        "PAYOUT_DAILY_CAP_FEN",
+        int,
+        2_000_000,
+        "most a WeChat transfer pays one user per day; a larger request is capped",
+        normalise=_positive,
+    ),
+    Setting("PAYOUT_BATCH_THRESHOLD_FEN", int, 10_000, "default least balance a batch pays out"),
+    Setting(
+        "WECHATPAY_TRANSFER_SCENE_ID", str, "1005", "商家转账 scene (转账场景) approved for us"
+    ),
+    Setting(
+        "WECHATPAY_TRANSFER_REPORT_INFOS",
+        str,
+        '[{"info_type":"岗位类型","info_content":"农产品销售"},'
+        '{"info_type":"报酬说明","info_content":"农产品销售货款"}]',
+        "that scene's report infos, JSON: exactly its info_type values",
+        normalise=_report_infos,
+    ),
+    Setting("WECHATPAY_TRANSFER_REMARK", str, "农家微店货款", "shown to the farmer (≤32 chars)"),
+    Setting(
+        "WECHATPAY_TRANSFER_PERCEPTION",
+        str,
+        "",
+        "user_recv_perception shown with the transfer (empty: the scene's default)",
+    ),
     Setting("WECHATPAY_ENABLED", bool, False, "WeChat Pay on"),
     *(
         Setting(env, str, "", meaning, required=PAYMENTS_ON, secret=secret)

@@ -12,9 +12,11 @@ from models.fulfilment import (
     Station,
 )
 from models.households import Consent, Household, HouseholdInvite
+from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from models.media import Media, MediaUpload
 from models.orders import IdempotencyKey, Order, OrderLine, ShopOrder
 from models.payments import Payment, PaymentAnomaly, Refund
+from models.payouts import Payout, PayoutBatch
 from models.products import ModerationEvent, Product, Sku
 from models.regions import Region
 from models.shops import Shop
@@ -34,6 +36,8 @@ __all__ = [
     "Order",
     "OrderLine",
     "Payment",
+    "Payout",
+    "PayoutBatch",
     "PaymentAnomaly",
     "Refund",
     "ShopOrder",
@@ -43,6 +47,9 @@ __all__ = [
     "Consent",
     "Household",
     "HouseholdInvite",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
     "Media",
     "MediaUpload",
     "ModerationEvent",

@@ -191,3 +191,37 @@ class ShipMethod(StrEnum):
 class ShippingUploadStatus(StrEnum):
     PENDING = "pending"  # to be sent (again)
     UPLOADED = "uploaded"
+
+
+class SellerKind(StrEnum):
+    """Who is owed the money of a sale. A household today; a cooperative or firm selling for
+    linked households once organisations sell (their payable accounts sit beside households')."""
+
+    HOUSEHOLD = "household"
+    ORGANISATION = "organisation"
+
+
+class AccountKind(StrEnum):
+    """The ledger's accounts (services/ledger.py says which way money moves between them)."""
+
+    CLEARING = "clearing"  # money at a payment channel: one account per payment method
+    ESCROW = "escrow"  # a seller's sales paid for, held until the part completes
+    PAYABLE = "payable"  # a seller's money, free to pay out ("available")
+    IN_FLIGHT = "in_flight"  # a payout asked for, not yet confirmed
+    PAID_OUT = "paid_out"  # what reached the seller
+    PLATFORM_FEE = "platform_fee"
+    REFUNDS = "refunds"  # owed back to buyers outside any sale (money for a closed order)
+
+
+class PayoutChannel(StrEnum):
+    WECHAT_TRANSFER = "wechat_transfer"  # 商家转账 to the member's WeChat balance
+    BANK = "bank"  # a line of a county's bank batch (惠农一卡通)
+
+
+class PayoutState(StrEnum):
+    REQUESTED = "requested"  # the money is set aside; the channel has it (or will)
+    WAIT_USER_CONFIRM = "wait_user_confirm"  # WeChat waits for the farmer to accept it
+    UNCLEAR = "unclear"  # WeChat's answer was lost: asked again with the same bill number
+    SUCCESS = "success"
+    FAILED = "failed"  # the money went back to available
+    CANCELLED = "cancelled"  # not accepted in time, or called off: back to available

@@ -33,6 +33,12 @@ class Household(TimestampMixin, Model):
     verified_at: Mapped[datetime | None]
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # Where bank payouts go (惠农一卡通), recorded by county staff: the number encrypted, the
+    # masked form for screens; the full number only in a bank batch file.
+    bank_name: Mapped[str | None] = mapped_column(String(60))
+    bank_account_name: Mapped[str | None] = mapped_column(String(50))
+    bank_account_cipher: Mapped[str | None] = mapped_column(Text)
+    bank_account_masked: Mapped[str | None] = mapped_column(String(40))
 
     village = relationship("Region", lazy="joined")
     # Loaded on access only: the catalog joins households on every row and needs no consents.

@@ -50,6 +50,7 @@ from services import (
     audit,
     codes,
     cursors,
+    ledger,
     lifecycle,
     lifecycles,
     notifications,
@@ -138,6 +139,8 @@ def move_shop_order(
         lifecycle.check(lifecycles.SHOP_ORDER, shop_order, action)  # raises naming the state
         raise CommonError.INVALID_STATE()
     db.session.refresh(shop_order)
+    if row.target == ShopOrderStatus.COMPLETED:
+        ledger.sale_completed(shop_order)  # the household's money is due, with the move
     move = Move(row, row.source)
     detail = {
         "role": actor.role if actor else None,

@@ -28,7 +28,15 @@ from models.enums import (
     RefundStatus,
     Role,
 )
-from services import audit, lifecycle, lifecycles, notifications, shop_order_events, units
+from services import (
+    audit,
+    ledger,
+    lifecycle,
+    lifecycles,
+    notifications,
+    shop_order_events,
+    units,
+)
 from services.error_codes import CommonError, PaymentError
 from services.wechat_gateway import wechat_pay_client
 from wechat import errors as wx
@@ -289,6 +297,8 @@ def record_paid(
         recorded_by, "order.pay", "order", order.id, method=method.value, amount_fen=amount_fen
     )
     try:
+        db.session.flush()
+        ledger.payment_received(order, payment)
         db.session.commit()
     except IntegrityError:
         # The unique index on succeeded payments: the same money, recorded concurrently.
@@ -318,16 +328,21 @@ def _money_for_a_closed_order(order, trade_no, method, amount_fen, external_id, 
     recorded, and sent back; staff see why."""
     db.session.refresh(order)
     kind = "double_payment" if order.status == OrderStatus.PAID else "paid_after_close"
-    db.session.add(
-        Payment(
-            order_id=order.id,
-            method=method,
-            amount_fen=amount_fen,
-            status=PaymentStatus.SUCCEEDED,
-            external_id=external_id,
-            succeeded_at=now,
-        )
+    payment = Payment(
+        order_id=order.id,
+        method=method,
+        amount_fen=amount_fen,
+        status=PaymentStatus.SUCCEEDED,
+        external_id=external_id,
+        succeeded_at=now,
     )
+    db.session.add(payment)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        return Outcome(changed=False)  # recorded by a concurrent twin
+    ledger.surplus_received(order, payment)
     db.session.add(_anomaly_row(kind, order, trade_no, status=order.status))
     _refund(order, None, amount_fen, method, reason="订单已关闭，退回款项")
     try:
@@ -571,6 +586,7 @@ def mark_refunded(refund_no: str, *, external_id: str | None, failed: bool = Fal
         db.session.add(_anomaly_row("refund_failed", order, order.out_trade_no, refund=refund_no))
     else:
         _settle_refund_status(order, refund)
+        ledger.refund_paid(refund, order)
     audit.record(None, f"refund.{target.value}", "order", order.id, out_refund_no=refund_no)
     db.session.commit()
     if not failed:

@@ -20,6 +20,7 @@ from api.blueprint import declared_errors
 from api.routing import current_view
 from models import Region, db
 from services import regions
+from tests.database import allow_ledger_erase
 from tests.factories import World
 
 pytest_plugins = ["tests.fakes.fixtures"]
@@ -119,6 +120,7 @@ def _clean_tables(request):
     app = request.getfixturevalue("app")
     with app.app_context():
         db.session.rollback()
+        allow_ledger_erase()
         for table in reversed(db.metadata.sorted_tables):
             if table.name not in (Region.__tablename__,):
                 db.session.execute(delete(table))
