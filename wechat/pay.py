@@ -1,6 +1,7 @@
 """Thin in-house client for WeChat Pay API v3 (api.mch.weixin.qq.com), direct-merchant JSAPI
 payments for the mini-program: order, pay parameters, query, close, refund, refund query, and
-callback verification (wechat.md §4.1–4.6; §4.9 for why not a third-party SDK).
+callback verification (wechat.md §4.1–4.6; §4.9 for why not a third-party SDK); 商家转账
+(transfer bills, §4.8) comes from ``wechat/pay_transfers.py``.
 
 Every request is signed (§4.1) and every successful answer verified with the WeChat Pay public
 key (§4.2) before anything in it is used; an answer that fails raises ``PayResponseForged``.
@@ -39,6 +40,8 @@ from wechat.pay_models import (
     parse_refund,
     parse_transaction,
 )
+from wechat.pay_transfers import USER_NAME_REQUIRED_FROM_FEN as USER_NAME_REQUIRED_FROM_FEN
+from wechat.pay_transfers import TransferBills
 from wechat.pay_verify import HeaderSource, check_signed, is_probe, lowered, open_notification
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,7 @@ _OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
 _OUT_REFUND_NO = re.compile(r"[0-9A-Za-z_\-|*@]{1,64}")
 
 
-class WeChatPayClient:
+class WeChatPayClient(TransferBills):
     def __init__(
         self,
         *,

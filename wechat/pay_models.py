@@ -1,5 +1,5 @@
 """What WeChat Pay answers, as frozen dataclasses (money in integer fen, times in UTC), and the
-strict parsers that build them from verified JSON (wechat.md §4.4–4.6)."""
+strict parsers that build them from verified JSON (wechat.md §4.4–4.6, §4.8)."""
 
 from __future__ import annotations
 
@@ -59,11 +59,57 @@ class Refund:
     user_received_account: str | None = None
 
 
+TRANSFER_STATES = (
+    "ACCEPTED",
+    "PROCESSING",
+    "WAIT_USER_CONFIRM",
+    "TRANSFERING",
+    "SUCCESS",
+    "FAIL",
+    "CANCELING",
+    "CANCELLED",
+)
+TRANSFER_FINAL_STATES = frozenset({"SUCCESS", "FAIL", "CANCELLED"})
+
+
+@dataclass(frozen=True)
+class TransferBill:
+    """A 商家转账 bill (merchant transfer to a user's 零钱, wechat.md §4.8): the answer to
+    create, query or cancel, or a MCHTRANSFER.BILL.FINISHED callback.
+
+    ``state``: ACCEPTED, PROCESSING, WAIT_USER_CONFIRM (the user must confirm in the
+    mini-program with ``package_info``), TRANSFERING, SUCCESS, FAIL, CANCELING or CANCELLED. Only
+    SUCCESS, FAIL and CANCELLED are final; a state WeChat Pay may add later counts as not final.
+    ``package_info`` comes only with a create answer in WAIT_USER_CONFIRM; ``amount_fen`` and
+    ``openid`` only with queries and callbacks (None otherwise), which callers compare with their
+    own bill, as they compare ``mchid`` when it is there."""
+
+    out_bill_no: str
+    transfer_bill_no: str | None
+    state: str
+    amount_fen: int | None = None
+    openid: str | None = None
+    package_info: str | None = None
+    fail_reason: str | None = None
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+    mchid: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in TRANSFER_FINAL_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCESS"
+
+
 @dataclass(frozen=True)
 class Notification:
     """A verified, decrypted WeChat Pay callback. ``id`` is the same on every redelivery of one
-    event: deduplicate on it. ``resource`` is the decrypted JSON; ``transaction`` / ``refund``
-    its typed form for TRANSACTION.* / REFUND.* events (None otherwise)."""
+    event: deduplicate on it. ``resource`` is the decrypted JSON; ``transaction`` / ``refund`` /
+    ``transfer_bill`` its typed form for TRANSACTION.* / REFUND.* / MCHTRANSFER.* events (None
+    otherwise)."""
 
     id: str
     event_type: str
@@ -73,6 +119,7 @@ class Notification:
     resource: dict[str, Any]
     transaction: Transaction | None = None
     refund: Refund | None = None
+    transfer_bill: TransferBill | None = None
 
 
 # -- parsing ------------------------------------------------------------------------------
@@ -179,10 +226,27 @@ def parse_refund(data: dict[str, Any]) -> Refund:
     )
 
 
+def parse_transfer_bill(data: dict[str, Any]) -> TransferBill:
+    """A create / query / cancel answer or a MCHTRANSFER.BILL.FINISHED resource."""
+    return TransferBill(
+        out_bill_no=req_str(data, "out_bill_no"),
+        transfer_bill_no=opt_str(data, "transfer_bill_no"),
+        state=req_str(data, "state"),
+        amount_fen=opt_int(data, "transfer_amount"),
+        openid=opt_str(data, "openid"),
+        package_info=opt_str(data, "package_info"),
+        fail_reason=opt_str(data, "fail_reason"),
+        create_time=opt_time(data, "create_time"),
+        update_time=opt_time(data, "update_time"),
+        mchid=opt_str(data, "mch_id"),
+    )
+
+
 def parse_notification(envelope: dict[str, Any], resource: dict[str, Any]) -> Notification:
     event_type = req_str(envelope, "event_type")
     transaction = parse_transaction(resource) if event_type.startswith("TRANSACTION.") else None
     refund = parse_refund(resource) if event_type.startswith("REFUND.") else None
+    transfer_bill = parse_transfer_bill(resource) if event_type.startswith("MCHTRANSFER.") else None
     return Notification(
         id=req_str(envelope, "id"),
         event_type=event_type,
@@ -192,4 +256,5 @@ def parse_notification(envelope: dict[str, Any], resource: dict[str, Any]) -> No
         resource=resource,
         transaction=transaction,
         refund=refund,
+        transfer_bill=transfer_bill,
     )

@@ -1,8 +1,8 @@
-"""Callbacks as WeChat Pay posts them (wechat.md §4.5, §4.6), good and bad, for tests to post
-to the app with the Flask test client: no server-to-app HTTP is involved.
+"""Callbacks as WeChat Pay posts them (wechat.md §4.5, §4.6, §4.8), good and bad, for tests to
+post to the app with the Flask test client: no server-to-app HTTP is involved.
 
-A mixin of ``FakeWeChatPay``: it reads the fake's orders and refunds so a good callback agrees
-with what a query would say.
+A mixin of ``FakeWeChatPay``: it reads the fake's orders, refunds and transfer bills so a good
+callback agrees with what a query would say.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ NOTIFICATION_KINDS = (
     "bad_signature",  # signed with another key
     "wrong_serial",  # signed with a key id the merchant does not have
     "signtest_probe",  # WeChat Pay's deliberate probe: WECHATPAY/SIGNTEST/...
-    "wrong_amount",  # verifies, but amount.total (amount.refund) is not the order's
-    "unknown_order",  # verifies, about an out_trade_no (out_refund_no) nobody placed
+    "wrong_amount",  # verifies, but the amount (total, refund, transfer_amount) is not the order's
+    "unknown_order",  # verifies, about an out_trade_no (out_refund_no, out_bill_no) nobody placed
     "wrong_mchid",  # verifies, another merchant's mchid
     "wrong_appid",  # verifies, another appid (transactions only)
     "undecryptable",  # verifies, but the resource was encrypted with another APIv3 key
@@ -37,11 +37,13 @@ _SIGNING = {
     "wrong_serial": "wrong_serial",
     "signtest_probe": "signtest",
 }
+TRANSFER_EVENT = "MCHTRANSFER.BILL.FINISHED"
 _SUMMARY = {
     "TRANSACTION.SUCCESS": "支付成功",
     "REFUND.SUCCESS": "退款成功",
     "REFUND.ABNORMAL": "退款异常",
     "REFUND.CLOSED": "退款关闭",
+    TRANSFER_EVENT: "商家转账单据终态通知",
 }
 _REFUND_STATUS = {
     "REFUND.SUCCESS": "SUCCESS",
@@ -59,23 +61,31 @@ class NotificationBuilder:
         event: str = "TRANSACTION.SUCCESS",
         amount_fen: int | None = None,
         out_refund_no: str | None = None,
+        out_bill_no: str | None = None,
         timestamp: datetime | None = None,
     ) -> tuple[dict[str, str], bytes]:
         """``(headers, body)`` of a callback, exactly as WeChat Pay sends it.
 
         TRANSACTION.* needs ``out_trade_no`` of a placed order (TRANSACTION.SUCCESS pays it
         first if unpaid, as only a paid order is notified); REFUND.* needs ``out_refund_no``
-        of a refund (which ends as the event says, if still PROCESSING). ``amount_fen``
-        replaces the amount in the resource; ``timestamp`` the signing time."""
+        of a refund (which ends as the event says, if still PROCESSING);
+        MCHTRANSFER.BILL.FINISHED needs ``out_bill_no`` of a transfer bill (which the user
+        confirms first if it is not final yet: end it with ``fail_transfer`` or
+        ``user_cancel_transfer`` before for the other outcomes). ``amount_fen`` replaces the
+        amount in the resource; ``timestamp`` the signing time."""
         if kind not in NOTIFICATION_KINDS:
             raise ValueError(f"unknown notification kind {kind!r}")
         refund_event = event.startswith("REFUND.")
-        sent_key = (event, (out_refund_no if refund_event else out_trade_no) or "")
+        transfer_event = event.startswith("MCHTRANSFER.")
+        number = out_refund_no if refund_event else out_bill_no if transfer_event else out_trade_no
+        sent_key = (event, number or "")
         with self._lock:
             envelope = self._sent.get(sent_key) if kind == "duplicate" else None
         if envelope is None:
             if refund_event:
                 resource = self._refund_resource(kind, event, out_refund_no, amount_fen)
+            elif transfer_event:
+                resource = self._transfer_resource(kind, out_bill_no, amount_fen)
             else:
                 resource = self._transaction_resource(kind, event, out_trade_no, amount_fen)
             envelope = self._envelope(kind, event, resource)
@@ -87,10 +97,31 @@ class NotificationBuilder:
         headers = self.signed_headers(body, timestamp=signed_at, how=_SIGNING.get(kind))
         return headers | {"Content-Type": "application/json"}, body
 
+    def transfer_notification(
+        self: FakeWeChatPay,
+        out_bill_no: str | None,
+        kind: str = "good",
+        *,
+        amount_fen: int | None = None,
+        timestamp: datetime | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """``notification(kind, event="MCHTRANSFER.BILL.FINISHED", out_bill_no=...)``."""
+        return self.notification(
+            kind,
+            event=TRANSFER_EVENT,
+            out_bill_no=out_bill_no,
+            amount_fen=amount_fen,
+            timestamp=timestamp,
+        )
+
     def _envelope(
         self: FakeWeChatPay, kind: str, event: str, resource: dict[str, Any]
     ) -> dict[str, Any]:
-        original_type = "refund" if event.startswith("REFUND.") else "transaction"
+        original_type = "transaction"
+        if event.startswith("REFUND."):
+            original_type = "refund"
+        elif event.startswith("MCHTRANSFER."):
+            original_type = "mch_payment"
         plaintext = json.dumps(resource, ensure_ascii=False).encode()
         if kind == "malformed":
             plaintext = b"<xml>not json</xml>"
@@ -208,6 +239,42 @@ class NotificationBuilder:
             resource["amount"] |= {"refund": amount_fen, "payer_refund": amount_fen}
         if kind == "wrong_mchid":
             resource["mchid"] = _another(self.mchid)
+        return resource
+
+    def _transfer_resource(
+        self: FakeWeChatPay, kind: str, out_bill_no: str | None, amount_fen: int | None
+    ) -> dict[str, Any]:
+        if kind == "wrong_appid":
+            raise ValueError("transfer callbacks carry no appid")
+        if kind == "unknown_order":
+            if out_bill_no is not None and self.transfer_record(out_bill_no) is not None:
+                raise ValueError(f"the fake knows transfer {out_bill_no}")
+            when = datetime.now().astimezone().isoformat(timespec="seconds")
+            resource: dict[str, Any] = {
+                "out_bill_no": out_bill_no or "UNKNOWN" + digits(20),
+                "transfer_bill_no": "1330" + digits(36),
+                "state": "SUCCESS",
+                "mch_id": self.mchid,
+                "transfer_amount": amount_fen or 100,
+                "openid": "o-unknown-" + random_text(12),
+                "create_time": when,
+                "update_time": when,
+            }
+        else:
+            if out_bill_no is None or self.transfer_record(out_bill_no) is None:
+                raise ValueError(f"make transfer bill {out_bill_no!r} first")
+            with self._lock:
+                book = self._transfers
+                bill = book.bills[out_bill_no]
+                if not bill.final:
+                    book.confirm(out_bill_no)
+                resource = book.notification_json(bill)
+        if kind == "wrong_amount" and amount_fen is None:
+            amount_fen = resource["transfer_amount"] + 1
+        if amount_fen is not None:
+            resource["transfer_amount"] = amount_fen
+        if kind == "wrong_mchid":
+            resource["mch_id"] = _another(self.mchid)
         return resource
 
 

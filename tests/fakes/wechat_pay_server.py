@@ -3,11 +3,13 @@
 It behaves as wechat.md §4 describes: every merchant request must carry a valid
 ``WECHATPAY2-SHA256-RSA2048`` Authorization (else 401 ``SIGN_ERROR``); every answer, errors
 included, is signed with the platform key and carries ``Wechatpay-Serial: PUB_KEY_ID_...``;
-errors are ``{"code", "message"}`` with WeChat Pay's HTTP statuses. Orders and refunds live in
-memory. Keys are made per instance: the merchant's API key pair, the platform ("WeChat Pay
-public key") pair, and an impostor pair for forgeries.
+errors are ``{"code", "message"}`` with WeChat Pay's HTTP statuses. Orders, refunds and
+商家转账 bills (``wechat_pay_transfers.py``) live in memory. Keys are made per instance: the
+merchant's API key pair, the platform ("WeChat Pay public key") pair, and an impostor pair for
+forgeries.
 
-Tests drive it with ``pay`` (the buyer paid), ``complete_refund``, and inject trouble with
+Tests drive it with ``pay`` (the buyer paid), ``complete_refund``, ``confirm_transfer`` /
+``fail_transfer`` / ``user_cancel_transfer`` (how a transfer bill ends), and inject trouble with
 ``fail_next`` (an error answer), ``hang_next`` (a slow answer, for timeouts) and
 ``forge_next`` (an answer that must fail verification). ``notification`` (in
 ``wechat_pay_notify.py``) builds callbacks exactly as WeChat Pay would post them.
@@ -39,6 +41,7 @@ from tests.fakes.wechat_pay_keys import (
 )
 from tests.fakes.wechat_pay_ledger import PayLedger, error
 from tests.fakes.wechat_pay_notify import NotificationBuilder
+from tests.fakes.wechat_pay_transfers import TransferBook
 
 SIGNTEST_PREFIX = "WECHATPAY/SIGNTEST/"
 FORGERIES = ("wrong_key", "wrong_serial", "stale", "unsigned", "tampered", "signtest")
@@ -48,13 +51,25 @@ _ROUTES = [
     ("POST", re.compile(r"/v3/pay/transactions/out-trade-no/(?P<no>[^/]+)/close"), "close"),
     ("POST", re.compile(r"/v3/refund/domestic/refunds"), "refund"),
     ("GET", re.compile(r"/v3/refund/domestic/refunds/(?P<no>[^/]+)"), "query_refund"),
+    ("POST", re.compile(r"/v3/fund-app/mch-transfer/transfer-bills"), "transfer_create"),
+    (
+        "GET",
+        re.compile(r"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/(?P<no>[^/]+)"),
+        "transfer_query",
+    ),
+    (
+        "POST",
+        re.compile(r"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/(?P<no>[^/]+)/cancel"),
+        "transfer_cancel",
+    ),
 ]
 
 
 @dataclass(frozen=True)
 class PayRequest:
     """One request as the fake saw it. ``uri`` is the raw path and query that was signed;
-    ``kind`` the API (prepay, query, close, refund, query_refund; None if unknown);
+    ``kind`` the API (prepay, query, close, refund, query_refund, transfer_create,
+    transfer_query, transfer_cancel; None if unknown);
     ``signed`` whether its Authorization verified."""
 
     method: str
@@ -226,13 +241,21 @@ class FakeWeChatPay(NotificationBuilder):
         *,
         times: int = 1,
         signed: bool = True,
+        processed: bool = False,
     ) -> None:
         """The next ``times`` signed requests to ``target`` (a kind such as ``"refund"``, a
-        path, or None for any) answer this error without doing anything. ``signed=False``: the
-        error answer carries no signature; ``code=None``: an HTML page, as a proxy in the way
-        would answer (never signed)."""
+        path, or None for any) answer this error without doing anything, or, with
+        ``processed``, after doing it (a SYSTEM_ERROR that hides an order or transfer made).
+        ``signed=False``: the error answer carries no signature; ``code=None``: an HTML page,
+        as a proxy in the way would answer (never signed)."""
         directive = _Directive(
-            target, "fail", http_status, code, message or f"fake {code}", signed=signed
+            target,
+            "fail",
+            http_status,
+            code,
+            message or f"fake {code}",
+            signed=signed,
+            processed=processed,
         )
         with self._lock:
             self._directives.extend([directive] * times)
@@ -274,12 +297,48 @@ class FakeWeChatPay(NotificationBuilder):
             refund = self._ledger.refunds.get(out_refund_no)
             return None if refund is None else self._ledger.refund_json(refund)
 
+    # -- 商家转账 (transfer bills) ----------------------------------------------------------
+
+    def confirm_transfer(self, out_bill_no: str) -> dict[str, Any]:
+        """The user confirmed receipt in the mini-program: the bill is SUCCESS. Returns it as
+        a query shows it."""
+        with self._lock:
+            return self._transfers.confirm(out_bill_no)
+
+    def fail_transfer(self, out_bill_no: str, reason: str = "NAME_NOT_CORRECT") -> dict[str, Any]:
+        """The transfer failed (``reason`` is the query's ``fail_reason``): the bill is FAIL."""
+        with self._lock:
+            return self._transfers.fail(out_bill_no, reason)
+
+    def user_cancel_transfer(self, out_bill_no: str) -> dict[str, Any]:
+        """The user refused the money or let the confirmation lapse: the bill is CANCELLED."""
+        with self._lock:
+            return self._transfers.user_cancel(out_bill_no)
+
+    def transfer_record(self, out_bill_no: str) -> dict[str, Any] | None:
+        """The transfer bill as a query would show it, None if never made."""
+        with self._lock:
+            bill = self._transfers.bills.get(out_bill_no)
+            return None if bill is None else self._transfers.bill_json(bill)
+
+    def transfer_user_name(self, out_bill_no: str) -> str | None:
+        """The payee's name as WeChat Pay decrypted it from the bill's user_name (None: none
+        was sent)."""
+        with self._lock:
+            return self._transfers._bill(out_bill_no).user_name
+
+    def transfers_made(self) -> int:
+        """How many transfer bills exist (a repeated out_bill_no makes none)."""
+        with self._lock:
+            return len(self._transfers.bills)
+
     def reset(self) -> None:
         with self._lock:
             self._clear()
 
     def _clear(self) -> None:
         self._ledger = PayLedger(self.mchid, self.appid)
+        self._transfers = TransferBook(self.mchid, self.appid, self.decrypt_sensitive)
         self._directives: deque[_Directive] = deque()
         self._log: list[PayRequest] = []
         self._sent: dict[tuple[str, str], dict[str, Any]] = {}  # for duplicate callbacks
@@ -309,6 +368,8 @@ class FakeWeChatPay(NotificationBuilder):
         if not signed:
             status, payload = 401, error("SIGN_ERROR", "签名错误")
         elif directive is not None and directive.action == "fail":
+            if directive.processed:
+                self._handle(kind, params, request, body)
             if directive.code is None:
                 return _proxy_page(directive.status)(environ, start_response)
             status, payload = directive.status, error(directive.code, directive.message)
@@ -376,7 +437,14 @@ class FakeWeChatPay(NotificationBuilder):
                 return self._ledger.close(params["no"], data)
             if kind == "refund":
                 return self._ledger.refund(data)
-            return self._ledger.query_refund(params["no"])
+            if kind == "query_refund":
+                return self._ledger.query_refund(params["no"])
+            if kind == "transfer_create":
+                serial = request.headers.get("Wechatpay-Serial")
+                return self._transfers.create(data, serial, self.public_key_id)
+            if kind == "transfer_query":
+                return self._transfers.query(params["no"])
+            return self._transfers.cancel(params["no"])
 
 
 def _proxy_page(status: int) -> Response:
