@@ -29,6 +29,7 @@ from api.v1 import (
     media,
     orders,
     payments,
+    payouts,
     products,
     regions,
     shops,
@@ -38,6 +39,7 @@ from api.v1 import (
 from api.v1.admin import households as admin_households
 from api.v1.admin import moderation as admin_moderation
 from api.v1.admin import orders as admin_orders
+from api.v1.admin import payouts as admin_payouts
 from api.v1.admin import shipping_uploads as admin_shipping_uploads
 from api.v1.admin import shops as admin_shops
 from api.v1.admin import stations as admin_stations
@@ -66,6 +68,8 @@ BLUEPRINTS = (
     fulfilment.blp,
     admin_stations.blp,
     admin_shipping_uploads.blp,
+    payouts.blp,
+    admin_payouts.blp,
 )
 
 

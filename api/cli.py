@@ -14,6 +14,7 @@ from flask.cli import AppGroup, with_appcontext
 from api import errors
 from api import errors_doc as errors_doc_module
 from api.fulfilment_cli import fulfilment_cli
+from api.ledger_cli import ledger_cli, payouts_cli
 from models.enums import Role
 from services import accounts, demo, orders, payments, regions
 from services.error_codes import RequestError
@@ -188,6 +189,8 @@ def retry_refunds():
 
 def register(app: Flask) -> None:
     app.cli.add_command(fulfilment_cli)
+    app.cli.add_command(ledger_cli)
+    app.cli.add_command(payouts_cli)
     app.cli.add_command(orders_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(errors_cli)

@@ -272,3 +272,30 @@ class FulfilmentError(ErrorCode):
         "还有农户要到该站点交货，不能停用、迁出或改变收货范围",
         Conflict,
     )
+
+
+@register
+class PayoutError(ErrorCode):
+    """The ledger, payouts to households and the county's bank batches."""
+
+    INSUFFICIENT_BALANCE = ("insufficient_balance", "可提现余额不足", Conflict)
+    DAILY_CAP_REACHED = (
+        "payout_daily_cap_reached",
+        "今日微信提现已达上限，请明天再试",
+        Conflict,
+    )
+    AMOUNT_TOO_SMALL = ("payout_too_small", "单笔提现至少0.1元", InvalidInput)
+    NEEDS_MEMBER = (
+        "payout_needs_member",
+        "微信提现须由本户成员本人申请并确认收款",
+        PermissionDenied,
+    )
+    CHANNEL_UNAVAILABLE = ("payout_channel_unavailable", "暂不支持该提现方式", InvalidInput)
+    BANK_ACCOUNT_MISSING = (
+        "bank_account_missing",
+        "尚未登记银行账户，请联系县级工作人员",
+        InvalidState,
+    )
+    BANK_PAYOUT_PENDING = ("bank_payout_pending", "已有待发放的银行代发申请", Conflict)
+    INVALID_BANK_ACCOUNT = ("invalid_bank_account", "银行账号有误", InvalidInput)
+    UNKNOWN_LINE = ("unknown_payout_line", "代发明细不存在", NotFound)

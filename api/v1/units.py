@@ -1,5 +1,7 @@
 """Work units (帮扶单位 / 采购单位): registration, members and yearly pledges."""
 
+from datetime import datetime, timedelta, timezone
+
 from flask import current_app
 from flask.views import MethodView
 
@@ -7,6 +9,7 @@ from api.auth import current_user, protected
 from api.blueprint import Blueprint
 from api.extensions import limiter
 from api.schemas.households import InviteOut, JoinIn
+from api.schemas.ledger import ReachQuery, UnitReachOut
 from api.schemas.units import (
     MyUnitListOut,
     PledgeIn,
@@ -17,7 +20,7 @@ from api.schemas.units import (
     UnitOut,
     UnitPatch,
 )
-from services import units
+from services import statements, units
 from services.error_codes import CommonError, HouseholdError, RegionError, UnitError
 
 blp = Blueprint("units", __name__, url_prefix="/api/v1", description="帮扶单位")
@@ -144,6 +147,19 @@ def set_pledge(data, unit_id, year):
 def list_pledges(unit_id):
     """The unit's pledges, latest year first, each with what it bought that year."""
     return {"items": units.list_pledges(current_user(), unit_id), "next_cursor": None}
+
+
+@blp.route("/units/<int:unit_id>/totals")
+@protected(blp)
+@blp.arguments(ReachQuery, location="query")
+@blp.response(200, UnitReachOut)
+@blp.errors(CommonError.NOT_FOUND)
+def unit_totals(query, unit_id):
+    """What the unit bought in a year (default: this year, Beijing time), what of it reached
+    households' accounts, how many households and villages it reached, against its pledge.
+    For the unit's own people and its county's staff."""
+    year = query.get("year") or datetime.now(timezone(timedelta(hours=8))).year
+    return statements.unit_reach(current_user(), unit_id, year)
 
 
 @blp.route("/me/units")
