@@ -79,6 +79,12 @@ def _positive(value: int) -> int:
     return value
 
 
+def _remark(value: str) -> str:
+    if not 0 < len(value) <= 32:
+        raise ConfigError("WECHATPAY_TRANSFER_REMARK must be 1 to 32 characters")
+    return value
+
+
 def _report_infos(raw: str) -> str:
     """Checked at start-up: a JSON list of {info_type, info_content} strings (WeChat refuses a
     transfer without them). Kept as text; services/payouts.py reads it."""
@@ -374,7 +380,13 @@ SETTINGS: tuple[Setting, ...] = (
         "that scene's report infos, JSON: exactly its info_type values",
         normalise=_report_infos,
     ),
-    Setting("WECHATPAY_TRANSFER_REMARK", str, "农家微店货款", "shown to the farmer (≤32 chars)"),
+    Setting(
+        "WECHATPAY_TRANSFER_REMARK",
+        str,
+        "农家微店货款",
+        "shown to the farmer with a transfer (at most 32 characters)",
+        normalise=_remark,
+    ),
     Setting(
         "WECHATPAY_TRANSFER_PERCEPTION",
         str,

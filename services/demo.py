@@ -19,6 +19,7 @@ from services import (
     addresses,
     households,
     media,
+    payout_batches,
     products,
     regions,
     shops,
@@ -130,6 +131,15 @@ def seed_demo() -> list[str]:
     if not db.session.scalar(select(Shop.id).where(Shop.household_id == second.id)):
         shops.open_shop(
             helper, household_id=second.id, name="德顺家的小磨香油", intro="自家种的芝麻，石磨慢磨"
+        )
+    if not first.bank_account_cipher:
+        # A made-up 惠农一卡通 number: bank payouts of the demo household go to it.
+        payout_batches.set_bank_account(
+            staff,
+            first.id,
+            bank_name="固镇农村商业银行",
+            account_name=first.head_name,
+            account_number="6230520460001234567",
         )
     _demo_products(farmer, staff)
     _demo_unit(staff)

@@ -176,6 +176,12 @@ def _due(batch: PayoutBatch) -> list[tuple[Household, int]]:
             Household.county_code == batch.county_code,
             LedgerAccount.kind == AccountKind.PAYABLE,
             LedgerAccount.balance_fen >= batch.threshold_fen,
+            # One line per household: those whose own request joined the batch keep theirs.
+            Household.id.not_in(
+                select(Payout.seller_id).where(
+                    Payout.batch_id == batch.id, Payout.seller_kind == SellerKind.HOUSEHOLD
+                )
+            ),
         )
         .order_by(Household.id)
     ).all()
