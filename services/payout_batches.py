@@ -109,8 +109,8 @@ def create_batch(
     actor: User,
     *,
     county_code: str,
-    threshold_fen: int | None,
-    purpose: str,
+    threshold_fen: int | None = None,
+    purpose: str = "农产品销售货款",
     request: Idempotency | None,
 ) -> BatchRun:
     """One bank batch for the county. Each line takes its household's money in a commit of
