@@ -9,6 +9,7 @@ from __future__ import annotations
 from models import Product
 from models.enums import (
     OrderStatus,
+    PayoutState,
     ProductStatus,
     ReviewState,
     ShopOrderStatus,
@@ -224,4 +225,35 @@ SHOP_ORDER = Lifecycle(
     recorder=_record_shop_order,
 )
 
-LIFECYCLES: tuple[Lifecycle, ...] = (SHOP, PRODUCT, UNIT, ORDER, SHOP_ORDER)
+# --- payouts ----------------------------------------------------------------------------------
+
+PO = PayoutState
+_read_state, _write_state = single_column("state")
+_PAYOUT_OPEN = (PO.REQUESTED, PO.WAIT_USER_CONFIRM, PO.UNCLEAR)
+
+
+def _payout_rows():
+    # What WeChat (or the bank, through staff) says of an open payout, from any open state:
+    # answers arrive in any order (a notification before the answer to the request itself).
+    for status in _PAYOUT_OPEN:
+        yield Transition(status, "await_confirmation", PO.WAIT_USER_CONFIRM, "payout.wait")
+        yield Transition(status, "processing", PO.REQUESTED, "payout.processing")
+        yield Transition(status, "unclear", PO.UNCLEAR, "payout.unclear")
+        yield Transition(status, "succeed", PO.SUCCESS, "payout.success")
+        yield Transition(status, "fail", PO.FAILED, "payout.failed")
+        yield Transition(status, "cancel", PO.CANCELLED, "payout.cancelled")
+
+
+PAYOUT = Lifecycle(
+    name="payout",
+    object_type="payout",
+    initial=PO.REQUESTED,
+    states=frozenset(PayoutState),
+    transitions=_payout_rows(),
+    read=_read_state,
+    write=_write_state,
+    label=lambda state: state.value,
+    final=frozenset({PO.SUCCESS, PO.FAILED, PO.CANCELLED}),
+)
+
+LIFECYCLES: tuple[Lifecycle, ...] = (SHOP, PRODUCT, UNIT, ORDER, SHOP_ORDER, PAYOUT)

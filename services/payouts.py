@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Household, LedgerAccount, PaymentAnomaly, Payout, User, db
 from models.base import utcnow
 from models.enums import ConsentPurpose, PayoutChannel, PayoutState
-from services import access, audit, idempotency, ledger
+from services import access, audit, idempotency, ledger, lifecycles
 from services.error_codes import CommonError, PaymentError, PayoutError
 from services.idempotency import Idempotency
 from services.wechat_gateway import wechat_pay_client
@@ -33,8 +33,17 @@ from wechat.pay_transfers import USER_NAME_REQUIRED_FROM_FEN
 
 log = logging.getLogger(__name__)
 
-FINAL = frozenset({PayoutState.SUCCESS, PayoutState.FAILED, PayoutState.CANCELLED})
+FINAL = lifecycles.PAYOUT.final
 OPEN = tuple(s for s in PayoutState if s not in FINAL)
+# The lifecycle's action that leads to each state.
+_ACTION = {
+    PayoutState.REQUESTED: "processing",
+    PayoutState.WAIT_USER_CONFIRM: "await_confirmation",
+    PayoutState.UNCLEAR: "unclear",
+    PayoutState.SUCCESS: "succeed",
+    PayoutState.FAILED: "fail",
+    PayoutState.CANCELLED: "cancel",
+}
 # WeChat takes no transfer under ¥0.10.
 WECHAT_MIN_FEN = 10
 _BEIJING = timezone(timedelta(hours=8))
@@ -314,21 +323,36 @@ def _describe(exc: wx.PayError) -> str:
     return (f"{exc.code or ''} {exc}").strip()[:200]
 
 
-def _unclear(payout: Payout, exc: wx.PayError) -> None:
-    log.warning("transfer %s unclear: %s", payout.out_bill_no, exc)
-    db.session.execute(
+def _move(payout: Payout, target: PayoutState, **values) -> bool:
+    """Move the payout to ``target`` along the lifecycle table, if it is still where it was
+    read (one conditional UPDATE: a notification and a poll racing, one moves it). False,
+    having written nothing, when the table has no such move from there (it had ended)."""
+    row = lifecycles.PAYOUT.find(payout.state, _ACTION[target])
+    if row is None:
+        return False
+    moved = db.session.execute(
         update(Payout)
-        .where(Payout.id == payout.id, Payout.state.in_(OPEN))
-        .values(
-            state=PayoutState.UNCLEAR,
-            attempts=Payout.attempts + 1,
-            last_error=_describe(exc),
-            updated_at=utcnow(),
-        )
+        .where(Payout.id == payout.id, Payout.state == row.source)
+        .values(state=row.target, updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        db.session.refresh(payout)
+        return _move(payout, target, **values)  # it moved meanwhile: look again
     db.session.refresh(payout)
+    return True
+
+
+def _unclear(payout: Payout, exc: wx.PayError) -> None:
+    log.warning("transfer %s unclear: %s", payout.out_bill_no, exc)
+    _move(
+        payout,
+        PayoutState.UNCLEAR,
+        attempts=Payout.attempts + 1,
+        last_error=_describe(exc),
+    )
+    db.session.commit()
 
 
 def apply_bill(payout: Payout, bill) -> None:
@@ -344,24 +368,16 @@ def apply_bill(payout: Payout, bill) -> None:
         )
         return
     values: dict = {
-        "state": target,
         "provider_state": bill.state,
         "attempts": Payout.attempts + 1,
         "last_error": "",
-        "updated_at": utcnow(),
     }
     if bill.transfer_bill_no:
         values["transfer_bill_no"] = bill.transfer_bill_no
     if bill.package_info:
         values["package_info"] = bill.package_info
-    db.session.execute(
-        update(Payout)
-        .where(Payout.id == payout.id, Payout.state.in_(OPEN))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    _move(payout, target, **values)
     db.session.commit()
-    db.session.refresh(payout)
 
 
 def finish(
@@ -376,7 +392,7 @@ def finish(
 ) -> bool:
     """Move an open payout to its end, with its money, once; commits. False when it had
     ended already (a duplicate notification, a query after the notification)."""
-    values: dict = {"state": state, "fail_reason": reason[:200], "updated_at": utcnow()}
+    values: dict = {"fail_reason": reason[:200]}
     if state == PayoutState.SUCCESS:
         values["settled_at"] = utcnow()
     if provider_state:
@@ -387,20 +403,12 @@ def finish(
         values["voucher_no"] = voucher_no
     if actor is not None:
         values["settled_by_id"] = actor.id
-    moved = db.session.execute(
-        update(Payout)
-        .where(Payout.id == payout.id, Payout.state.in_(OPEN))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not _move(payout, state, **values):
         db.session.rollback()
-        db.session.refresh(payout)
         if payout.state != state and actor is None:
             # WeChat and we disagree about how it ended: staff must look.
             _conflict(payout, state)
         return False
-    db.session.refresh(payout)
     if state == PayoutState.SUCCESS:
         ledger.payout_settled(payout)
     else:

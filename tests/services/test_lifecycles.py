@@ -9,7 +9,20 @@ from collections import deque
 import pytest
 from sqlalchemy import func, select
 
-from models import AuditEvent, ModerationEvent, Order, Product, Shop, ShopOrder, User, WorkUnit, db
+from models import (
+    AuditEvent,
+    Household,
+    ModerationEvent,
+    Order,
+    Payout,
+    Product,
+    Shop,
+    ShopOrder,
+    User,
+    WorkUnit,
+    db,
+)
+from models.enums import PayoutChannel, SellerKind
 from services import lifecycle
 from services.errors import InvalidState
 from services.lifecycles import LIFECYCLES, PRODUCT, SHOP
@@ -88,12 +101,31 @@ def _new_shop_order(world, catalog) -> int:
         return db.session.get(Order, order_id).shop_orders[0].id
 
 
+def _new_payout(world, catalog) -> int:
+    """A bank payout row (the lifecycle's moves do not touch the ledger; the service does)."""
+    household_id = world.household()
+    with world.app.app_context():
+        payout = Payout(
+            seller_kind=SellerKind.HOUSEHOLD,
+            seller_id=household_id,
+            county_code=db.session.get(Household, household_id).county_code,
+            channel=PayoutChannel.BANK,
+            requested_fen=100,
+            amount_fen=100,
+            out_bill_no=f"NJPT{household_id:08d}",
+        )
+        db.session.add(payout)
+        db.session.commit()
+        return payout.id
+
+
 FACTORIES = {
     "shop": (Shop, _new_shop),
     "product": (Product, _new_product),
     "unit": (WorkUnit, _new_unit),
     "order": (Order, _new_order),
     "shop_order": (ShopOrder, _new_shop_order),
+    "payout": (Payout, _new_payout),
 }
 
 
