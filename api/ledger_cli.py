@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from models import User, db
-from services import ledger_check, payout_batches, payouts
+from services import ledger, ledger_check, payout_batches, payouts
 from services.errors import DomainError
 
 ledger_cli = AppGroup("ledger", help="The double-entry ledger.")
@@ -35,6 +35,13 @@ def check(trade_bill: str | None, provider: bool) -> None:
     for difference in differences:
         click.echo(str(difference))
     sys.exit(1)
+
+
+@ledger_cli.command("backfill")
+def backfill() -> None:
+    """Post the payments, refunds and completed parts recorded before the ledger existed
+    (run once after upgrading a database that already sold; running it again posts nothing)."""
+    click.echo(f"posted {ledger.backfill()} transaction(s)")
 
 
 @payouts_cli.command("poll")

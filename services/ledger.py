@@ -370,3 +370,50 @@ def balance_of(seller: Seller) -> Balance:
 
 def available_of(seller: Seller) -> int:
     return balance_of(seller).available_fen
+
+
+# --- money recorded before the ledger ------------------------------------------------------
+
+
+def backfill() -> int:
+    """Post what happened before the ledger existed (payments, refunds, completed parts), in
+    the order it happened; each cause once, so running it again posts nothing. Returns how
+    many transactions it wrote."""
+    from models.enums import PaymentStatus, RefundState, ShopOrderStatus
+
+    written = 0
+    for payment in db.session.scalars(
+        select(Payment).where(Payment.status == PaymentStatus.SUCCEEDED).order_by(Payment.id)
+    ):
+        if posted(f"payment:{payment.id}"):
+            continue
+        order = db.session.get(Order, payment.order_id)
+        assert order is not None
+        first = db.session.scalar(
+            select(func.min(Payment.id)).where(
+                Payment.order_id == order.id, Payment.status == PaymentStatus.SUCCEEDED
+            )
+        )
+        if order.paid_at is not None and payment.id == first:
+            payment_received(order, payment)
+        else:
+            surplus_received(order, payment)
+        written += 1
+    for refund in db.session.scalars(
+        select(Refund).where(Refund.state == RefundState.SUCCEEDED).order_by(Refund.id)
+    ):
+        if not posted(f"refund:{refund.id}"):
+            order = db.session.get(Order, refund.order_id)
+            assert order is not None
+            refund_paid(refund, order)
+            written += 1
+    for shop_order in db.session.scalars(
+        select(ShopOrder)
+        .where(ShopOrder.status == ShopOrderStatus.COMPLETED)
+        .order_by(ShopOrder.completed_at, ShopOrder.id)
+    ):
+        if not posted(f"shop_order:{shop_order.id}:completed"):
+            sale_completed(shop_order)
+            written += 1
+    db.session.commit()
+    return written
