@@ -636,6 +636,26 @@ def _settle_refund_status(order: Order, refund: Refund) -> None:
         order.refund_status = RefundStatus.PARTIAL
 
 
+def record_bank_refund(actor: User, order: Order, refund_id: int, *, bank_reference: str) -> Order:
+    """County staff sent a transfer-paid order's refund back to the unit by bank: recorded
+    with the bank's reference (once; the same reference again answers the same)."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None or refund.order_id != order.id:
+        raise CommonError.NOT_FOUND()
+    if refund.method != PaymentMethod.TRANSFER:
+        # WeChat's refunds are WeChat's to confirm.
+        raise CommonError.INVALID_STATE(errors={"method": [refund.method.value]})
+    if refund.state == RefundState.SUCCEEDED and refund.external_id == bank_reference:
+        return order
+    if refund.state != RefundState.PENDING:
+        raise CommonError.INVALID_STATE(errors={"state": [refund.state.value]})
+    audit.record(actor, "refund.record_bank", "order", order.id, refund_id=refund.id)
+    if not mark_refunded(refund.out_refund_no, external_id=bank_reference).changed:
+        raise CommonError.INVALID_STATE(errors={"state": ["changed"]})
+    db.session.refresh(order)
+    return order
+
+
 def retry_pending_refunds(*, older_than: timedelta = timedelta(minutes=5)) -> int:
     """``flask payments refunds``: send again (same numbers) refunds left pending."""
     cutoff = utcnow() - older_than

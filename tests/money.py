@@ -24,8 +24,11 @@ class Money:
         self.app = chain.app
 
     def household_of(self, part: Part) -> int:
+        return self.household_of_offer(part.offer)
+
+    def household_of_offer(self, offer) -> int:
         with self.app.app_context():
-            return db.session.get(Shop, part.offer.shop_id).household_id
+            return db.session.get(Shop, offer.shop_id).household_id
 
     def delivered(self, part: Part) -> None:
         """Accepted, handed in, inspected, shipped and confirmed by the buyer."""

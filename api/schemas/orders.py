@@ -297,6 +297,10 @@ class RecordTransferIn(InputSchema):
     amount_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
+class RecordBankRefundIn(InputSchema):
+    bank_reference = text(64, required=True, min_len=4)
+
+
 class AnomalyOut(Schema):
     id = fields.Integer(required=True)
     kind = fields.String(required=True)

@@ -8,6 +8,7 @@ from api.schemas.orders import (
     OrderListOut,
     OrderOut,
     OrderQuery,
+    RecordBankRefundIn,
     RecordTransferIn,
 )
 from models.enums import Role
@@ -44,6 +45,18 @@ def record_transfer(data, order_id):
     """A unit's corporate transfer arrived: the order is paid (the amount must be exact)."""
     order = orders.order_for_staff(current_user(), order_id)
     return present_order(payments.record_transfer(current_user(), order, **data))
+
+
+@blp.route("/orders/<int:order_id>/refunds/<int:refund_id>/record", methods=["POST"])
+@protected(blp, Role.COUNTY_STAFF, Role.PLATFORM_ADMIN)
+@blp.arguments(RecordBankRefundIn)
+@blp.response(200, OrderOut)
+@blp.errors(CommonError.NOT_FOUND, CommonError.INVALID_STATE, HouseholdError.ADMIN_READ_ONLY)
+def record_bank_refund(data, order_id, refund_id):
+    """A transfer-paid order's refund was sent back to the unit by bank: recorded with the
+    bank's reference (the money leaves the seller's escrow in the ledger)."""
+    order = orders.order_for_staff(current_user(), order_id)
+    return present_order(payments.record_bank_refund(current_user(), order, refund_id, **data))
 
 
 @blp.route("/payment-anomalies")
