@@ -248,6 +248,31 @@ def _paid_by_wechat(app, client, pay, shopping, *, price_fen=4500, quantity=2):
     return order, buyer, offer
 
 
+def test_a_wechat_refund_holds_the_part_in_escrow_until_wechat_pays_it_back(
+    app, client, pay, chain, shopping, money
+):
+    order, buyer, offer = _paid_by_wechat(app, client, pay, shopping, price_fen=4500, quantity=2)
+    part = chain.parts(order, buyer, [offer])[0]
+    household = money.household_of(part)
+    _reject(chain, None, part)
+    with app.app_context():
+        [refund] = db.session.scalars(select(Refund)).all()
+        assert refund.state == "pending"
+        refund_no = refund.out_refund_no
+    # Until WeChat says the buyer has it back, the money is still held (and the check agrees).
+    assert money.balance(offer.farmer, household) == zero(household) | {"pending_fen": 9000}
+    assert money.differences() == []
+    headers, body = pay.notification("good", event="REFUND.SUCCESS", out_refund_no=refund_no)
+    assert client.post(REFUND_NOTIFY, data=body, headers=headers).status_code == 200
+    assert money.balance(offer.farmer, household) == zero(household)
+    listed = entries(client, offer.farmer, household)
+    assert [(e["kind"], e["amount_fen"]) for e in listed] == [
+        ("refund", -9000),
+        ("payment_received", 9000),
+    ]
+    assert money.differences() == []
+
+
 def test_money_for_an_order_paid_twice_does_not_touch_the_household(
     app, client, pay, chain, shopping, money
 ):
@@ -446,6 +471,24 @@ def test_members_consenting_helpers_and_county_staff_read_the_money(
         ledger_answer = client.get(f"{API}/households/{household}/ledger", headers=reader.headers)
         assert ledger_answer.status_code == 200, ledger_answer.json
         assert len(ledger_answer.json["items"]) == 3
+
+
+def test_a_helper_whose_consent_was_revoked_no_longer_reads_the_money(
+    client, world, sold_to_a_unit
+):
+    part, household, _, _ = sold_to_a_unit
+    helper = world.helper()
+    consent = world.consent(household, helper, ConsentPurpose.VIEW_FINANCES)
+    url = f"{API}/households/{household}/balance"
+    assert client.get(url, headers=helper.headers).status_code == 200
+    revoked = client.post(
+        f"{API}/households/{household}/consents/{consent}/revoke", headers=part.offer.farmer.headers
+    )
+    assert revoked.status_code == 200, revoked.json
+    assert_error(client.get(url, headers=helper.headers), 404, "not_found")
+    assert_error(
+        client.get(f"{API}/households/{household}/ledger", headers=helper.headers), 404, "not_found"
+    )
 
 
 def test_no_one_else_learns_the_household_has_money(client, world, sold_to_a_unit):

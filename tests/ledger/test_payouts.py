@@ -80,6 +80,11 @@ def balance_of(money, person, household) -> tuple[int, int, int, int]:
     return b["pending_fen"], b["available_fen"], b["in_flight_fen"], b["paid_out_fen"]
 
 
+def provider_check(app):
+    """``flask ledger check``, WeChat asked about every open and recent bill."""
+    return app.test_cli_runner().invoke(args=["ledger", "check"])
+
+
 def count(app, model, *where) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
@@ -146,8 +151,8 @@ def test_a_transfer_the_farmer_confirms_is_paid_out(app, client, pay, money, sol
     assert done["package_info"] is None and done["confirm_params"] is None
     assert balance_of(money, farmer, household) == (0, 4000, 0, 5000)
     assert money.differences() == []
-    check = app.test_cli_runner().invoke(args=["ledger", "check"])  # WeChat asked too
-    assert (check.exit_code, check.output.strip()) == (0, "ledger ok")
+    checked = provider_check(app)
+    assert (checked.exit_code, checked.output.strip()) == (0, "ledger ok")
 
 
 @pytest.mark.parametrize("how", ["notification", "poll"])
@@ -218,9 +223,9 @@ def test_a_forged_notification_is_refused_and_changes_nothing(app, client, pay, 
     assert count(app, PaymentAnomaly) == 0
     assert money.differences() == []
     # The fake's bill did end (SUCCESS): asking WeChat shows the difference, the poll mends it.
-    check = app.test_cli_runner().invoke(args=["ledger", "check"])
-    assert check.exit_code == 1
-    assert check.output.splitlines() == [
+    checked = provider_check(app)
+    assert checked.exit_code == 1
+    assert checked.output.splitlines() == [
         f"payout_provider {asked['out_bill_no']}: expected SUCCESS, got wait_user_confirm"
     ]
     poll(app)
@@ -293,6 +298,20 @@ def test_an_unclear_answer_keeps_the_bill_number_and_the_poll_asks_first(
     assert money.differences() == []
 
 
+def test_a_notification_settles_an_unclear_payout_without_a_poll(app, client, pay, money, sold):
+    farmer, household = sold
+    pay.fail_next("transfer_create", 500, "SYSTEM_ERROR", processed=True)
+    asked = money.ask_payout(farmer, household, 5000, "wechat_transfer")
+    assert asked.json["state"] == "unclear"
+    assert notify(client, pay, asked.json["out_bill_no"]).status_code == 200  # the farmer took it
+    done = payout(client, farmer, asked.json["id"])
+    assert (done["state"], done["out_bill_no"]) == ("success", asked.json["out_bill_no"])
+    assert balance_of(money, farmer, household) == (0, 4000, 0, 5000)
+    assert poll(app) == "checked 0 transfer(s); 0 still open"
+    assert len(creates(pay)) == 1 and pay.transfers_made() == 1
+    assert money.differences() == []
+
+
 @pytest.mark.parametrize("how", ["system_error", "timeout"])
 def test_an_unclear_answer_before_wechat_made_the_bill_is_sent_again_with_its_number(
     app, client, pay, money, sold, monkeypatch, how
@@ -304,6 +323,8 @@ def test_an_unclear_answer_before_wechat_made_the_bill_is_sent_again_with_its_nu
     number = asked.json["out_bill_no"]
     assert pay.transfers_made() == 0
     monkeypatch.setitem(app.config, "WECHAT_TIMEOUT", 2.0)
+    checked = provider_check(app)  # no bill at WeChat yet: to be sent again, not a difference
+    assert (checked.exit_code, checked.output.strip()) == (0, "ledger ok")
     poll(app)
     assert kinds(pay)[-2:] == ["transfer_query", "transfer_create"]
     assert {c["out_bill_no"] for c in creates(pay)} == {number}
@@ -329,6 +350,8 @@ def test_a_definite_refusal_fails_the_payout_and_gives_the_money_back(
     assert poll(app) == "checked 0 transfer(s); 0 still open"
     assert pay.transfers_made() == 0
     assert money.differences() == []
+    checked = provider_check(app)  # WeChat has no such bill: it agrees with "failed"
+    assert (checked.exit_code, checked.output.strip()) == (0, "ledger ok")
 
 
 def test_not_enough_merchant_balance_is_retried_later_with_the_same_number(
