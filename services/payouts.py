@@ -180,6 +180,18 @@ def _take_for_bank(actor: User, household: Household, amount_fen: int) -> Payout
         raise PayoutError.BANK_ACCOUNT_MISSING()
     seller = ledger.household(household.id)
     available = _lock(seller)
+    waiting = db.session.scalar(
+        select(Payout.id).where(
+            Payout.seller_kind == seller.kind,
+            Payout.seller_id == seller.id,
+            Payout.channel == PayoutChannel.BANK,
+            Payout.batch_id.is_(None),
+            Payout.state == PayoutState.REQUESTED,
+        )
+    )
+    if waiting is not None:
+        db.session.rollback()
+        raise PayoutError.BANK_PAYOUT_PENDING(errors={"payout_id": [str(waiting)]})
     if amount_fen > available:
         db.session.rollback()
         raise PayoutError.INSUFFICIENT_BALANCE(errors={"available_fen": [str(available)]})
@@ -256,7 +268,12 @@ def _take(
         payout.bank_account_cipher = household.bank_account_cipher
         payout.bank_account_masked = household.bank_account_masked
     db.session.add(payout)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The household's bank payout waiting for a batch, made by a request at this moment.
+        db.session.rollback()
+        raise PayoutError.BANK_PAYOUT_PENDING() from None
     payout.out_bill_no = out_bill_no(payout.id)
     try:
         ledger.payout_sent(payout)

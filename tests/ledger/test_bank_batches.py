@@ -165,12 +165,6 @@ def test_a_second_bank_payout_waiting_for_a_batch_takes_nothing(app, client, mon
     assert money.differences() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/payouts.py _take: the unique index uq_payouts_bank_unbatched fails at "
-    "its flush, outside request_payout's try around the commit, so the IntegrityError reaches "
-    "the generic handler: 409 conflict instead of 409 bank_payout_pending",
-)
 def test_a_second_bank_payout_waiting_for_a_batch_is_bank_payout_pending(app, client, money):
     part, household = money.sold()
     with_account(client, part.offer.staff, household)
