@@ -7,12 +7,15 @@ is not revealed); the right person → 2xx.
 from __future__ import annotations
 
 import itertools
+import json
 from http import HTTPStatus
 
 import pytest
+from sqlalchemy import select
 
 from models import Product, db
 from models.enums import ConsentPurpose, Role
+from tests import permissions_money as funds
 from tests.factories import (
     GUZHEN,
     SANGZHI,
@@ -63,6 +66,8 @@ def build_scene(world, route: str):
         by=staff,
     )
     world.consent(unshopped, consented_helper, ConsentPurpose.MANAGE_SHOP, by=staff)
+    # The consented helper may also see H's money (and ask for a bank payout for it).
+    world.consent(household, consented_helper, ConsentPurpose.VIEW_FINANCES, by=staff)
     shop = world.shop(household, by=farmer)
     catalog = Catalog(world)
     pending_product = catalog.submitted(shop, farmer)
@@ -93,6 +98,12 @@ def build_scene(world, route: str):
     if "{LB}" in uses or "{BC}" in uses:
         handed_in = _paid_shop_order(world, buyer, sku, address)
         label, batch = _handed_in(world, other_farmer, operator, station, handed_in)
+    refunded = _refunded(world, buyer, sku, address, other_farmer) if "{RF}" in uses else (0, 0)
+    # Money (a sale walked to completion costs time too: made only for the routes that use it).
+    money = dict.fromkeys(MONEY, 0)
+    if any(f"{{{key}}}" in uses for key in MONEY):
+        payout = "{PO}" in uses or "{B}" in uses or route == "household_payouts"
+        money = _money(world, staff, household, shop, farmer, unit, unit_member, payout=payout)
     people = {
         "anonymous": None,
         "buyer": buyer,
@@ -131,8 +142,43 @@ def build_scene(world, route: str):
         "SO": waiting,
         "LB": label,
         "BC": batch,
+        "OR": refunded[0],
+        "RF": refunded[1],
+        **money,
     }
     return people, ids
+
+
+# The money rows' ids: H with money available (HM), the order that brought it (OM) and the unit
+# that bought it (UM), H's bank payout (PO) and the county's batch (B) with it as its line (BL).
+MONEY = ("HM", "OM", "UM", "PO", "B", "BL")
+
+
+def _money(world, staff, household, shop, farmer, unit, unit_member, *, payout: bool) -> dict:
+    """H's shop approved and a box of its eggs listed; unit U's member M buys one for U, and
+    the part is delivered directly (village A has no station) and completed: H has 4500 fen
+    available, and its bank account is on file. With ``payout``: H asks for 1000 fen by bank
+    and county staff run the county's batch, whose one line it is."""
+    from models import User
+    from services import shops
+
+    app = world.app
+    with app.app_context():
+        shops.review_shop(db.session.get(User, staff.id), shop, action="approve")
+    listed = Catalog(world).listed(shop, farmer, staff)
+    with app.app_context():
+        sku = db.session.get(Product, listed).skus[0].id
+    address = funds.address(app, unit_member)
+    order, _ = funds.completed_sale(
+        app, buyer=unit_member, address_id=address, farmer=farmer, sku_id=sku, unit_id=unit
+    )
+    funds.bank_account(app, staff, household)
+    ids = dict.fromkeys(MONEY, 0) | {"HM": household, "OM": order, "UM": unit}
+    if payout:
+        ids["PO"] = ids["BL"] = funds.bank_payout(app, farmer, household, 1000)
+        ids["B"], lines = funds.batch(app, staff, GUZHEN)
+        assert lines == [ids["PO"]], lines
+    return ids
 
 
 def _station(world, staff) -> int:
@@ -190,6 +236,19 @@ def _handed_in(world, farmer, operator, station: int, shop_order_id: int) -> tup
         return label, batch.code
 
 
+def _refunded(world, buyer, sku: int, address: int, farmer) -> tuple[int, int]:
+    """An order of the buyer's, paid (dev method), whose part H2's farmer rejected: the order
+    and its refund."""
+    from models import Refund, ShopOrder, User
+    from services import fulfilment
+
+    shop_order_id = _paid_shop_order(world, buyer, sku, address)
+    with world.app.app_context():
+        fulfilment.reject(db.session.get(User, farmer.id), shop_order_id, reason="鸡蛋不够了")
+        order_id = db.session.get(ShopOrder, shop_order_id).order_id
+        return order_id, db.session.scalar(select(Refund.id).where(Refund.order_id == order_id))
+
+
 def _buyer_order(world, buyer, sku: int) -> tuple[int, int]:
     """The buyer's address and an unpaid order of theirs (of a product of 固镇县)."""
     from models import User
@@ -231,6 +290,14 @@ ORDER_VIEWERS = {"buyer": 200, "staff": 200, "admin": 200}
 BUYER = {"buyer": 200}
 # Who may change unit U: its admin; others who see it may not.
 UNIT_ADMIN_ONLY = {"unit_member": 403, "staff": 403, "admin": 403}
+# Who may see household H's money: its members, a helper holding its view_finances consent,
+# staff of its county. Not a platform admin, not another household: 404.
+FINANCES = {"farmer": 200, "consented_helper": 200, "staff": 200}
+# Who may look at order OM (unit U's, bought by its member): its buyer, the unit's admin, staff
+# of the county it bought in, platform admins.
+UNIT_ORDER_VIEWERS = {"unit_member": 200, "unit_admin": 200, "staff": 200, "admin": 200}
+# Who may act on batch B of 固镇县: its staff; a platform admin reads only; others' staff 404.
+BATCH_ACTORS = {"staff": 200, "admin": 403, "other_staff": 404}
 
 # route → (method, path, body factory, {role: expected status}); roles not named get `default`.
 MATRIX = {
@@ -527,6 +594,15 @@ MATRIX = {
         {"staff": 422, "other_staff": 404, "admin": 403},
         403,
     ),
+    "record_bank_refund": (
+        # Order OR was paid by the dev method and refunded when H2 rejected it: its county's
+        # staff reach the rule (only a transfer's refund goes back by bank); an admin only looks.
+        "POST",
+        "/api/v1/admin/orders/{OR}/refunds/{RF}/record",
+        lambda: {"bank_reference": "BANK-R-0001"},
+        {"staff": 409, "other_staff": 404, "admin": 403},
+        403,
+    ),
     "payment_anomalies": (
         "GET",
         "/api/v1/admin/payment-anomalies",
@@ -676,7 +752,117 @@ MATRIX = {
         {"staff": 200, "other_staff": 404, "admin": 403},
         403,
     ),
+    # Money. HM is household H with 4500 fen available (unit U's order OM, completed); other
+    # households' members (other_farmer) meet 404: a household sees only its own money.
+    "balance": ("GET", "/api/v1/households/{HM}/balance", None, FINANCES, 404),
+    "ledger": ("GET", "/api/v1/households/{HM}/ledger", None, FINANCES, 404),
+    "household_payouts": ("GET", "/api/v1/households/{HM}/payouts", None, FINANCES, 404),
+    "request_payout": (
+        # By bank, a consented helper may ask for the household; staff see the money only.
+        "POST",
+        "/api/v1/households/{HM}/payouts",
+        lambda: {"amount_fen": 1000, "channel": "bank"},
+        {"farmer": 201, "consented_helper": 201, "staff": 403},
+        404,
+    ),
+    "request_wechat_payout": (
+        # By WeChat the money goes to the WeChat of who asks: a member only (payout_needs_member).
+        "POST",
+        "/api/v1/households/{HM}/payouts",
+        lambda: {"amount_fen": 1000, "channel": "wechat_transfer"},
+        {"farmer": 201, "consented_helper": 403, "staff": 403},
+        404,
+    ),
+    "get_payout": ("GET", "/api/v1/payouts/{PO}", None, FINANCES, 404),
+    "set_bank_account": (
+        # Checked on paper by the county's staff: neither the household nor its helper.
+        "PUT",
+        "/api/v1/households/{H}/bank-account",
+        lambda: {
+            "bank_name": "固镇县农村商业银行",
+            "account_name": "李桂兰",
+            "account_number": funds.ACCOUNT_NUMBER,
+        },
+        {"staff": 200, "farmer": 403, "consented_helper": 403},
+        404,
+    ),
+    "beneficiaries": ("GET", "/api/v1/orders/{OM}/beneficiaries", None, UNIT_ORDER_VIEWERS, 404),
+    "unit_totals": ("GET", "/api/v1/units/{UM}/totals", None, UNIT_VIEWERS, 404),
+    "transfer_notify": ("POST", "/api/v1/payments/wechat/transfer-notify", lambda: {}, {}, 401),
+    "create_payout_batch": (
+        "POST",
+        "/api/v1/admin/payout-batches",
+        lambda: {"county_code": GUZHEN, "purpose": "农产品销售货款"},
+        {"staff": 201, "admin": 403},
+        403,
+    ),
+    "payout_batches": (
+        "GET",
+        "/api/v1/admin/payout-batches",
+        None,
+        {"staff": 200, "other_staff": 200, "admin": 200},
+        403,
+    ),
+    "payout_batch": (
+        "GET",
+        "/api/v1/admin/payout-batches/{B}",
+        None,
+        {**BATCH_ACTORS, "admin": 200},
+        403,
+    ),
+    "payout_batch_file": (
+        # The one place the account number is in full: its county's staff only.
+        "GET",
+        "/api/v1/admin/payout-batches/{B}/file?format=csv",
+        None,
+        BATCH_ACTORS,
+        403,
+    ),
+    "confirm_payout_line": (
+        "POST",
+        "/api/v1/admin/payout-batches/{B}/lines/{BL}/confirm",
+        lambda: {"voucher_no": "HN2026000001"},
+        BATCH_ACTORS,
+        403,
+    ),
+    "fail_payout_line": (
+        "POST",
+        "/api/v1/admin/payout-batches/{B}/lines/{BL}/fail",
+        lambda: {"reason": "账户已销户"},
+        BATCH_ACTORS,
+        403,
+    ),
 }
+
+# The error code of some refusals, where the status alone does not say which rule refused.
+CODES = {
+    ("record_bank_refund", "staff"): "invalid_state",
+    ("record_bank_refund", "admin"): "admin_read_only",
+    ("request_wechat_payout", "consented_helper"): "payout_needs_member",
+    ("create_payout_batch", "admin"): "admin_read_only",
+    ("payout_batch_file", "admin"): "admin_read_only",
+    ("confirm_payout_line", "admin"): "admin_read_only",
+    ("fail_payout_line", "admin"): "admin_read_only",
+}
+# Personal data no answer of the route may show unmasked, to any reader: the household head's
+# name and phone, the name and phone the goods were delivered to, the full account number.
+UNMASKED = {
+    "beneficiaries": ("head", "delivery"),
+    "ledger": ("head", "delivery"),
+    "balance": ("head", "delivery"),
+    "unit_totals": ("head", "delivery"),
+    "get_payout": ("account",),
+    "household_payouts": ("account",),
+    "request_payout": ("account",),
+    "payout_batch": ("account",),
+    "confirm_payout_line": ("account",),
+    "fail_payout_line": ("account",),
+    "set_bank_account": ("account",),
+}
+# Requests that need an Idempotency-Key.
+IDEMPOTENT = {"place_order", "request_payout", "request_wechat_payout", "create_payout_batch"}
+# Routes that reach WeChat Pay (its fake): on for them only.
+WECHAT_PAY = {"request_wechat_payout"}
 
 # Public routes answer everyone; all others refuse anonymous callers with 401.
 PUBLIC = {
@@ -690,9 +876,10 @@ PUBLIC = {
     "station",
     "payment_notify",
     "refund_notify",
+    "transfer_notify",
 }
 # Answered in WeChat Pay's shape, not the API's error shape.
-WECHAT_ANSWERS = {"payment_notify", "refund_notify"}
+WECHAT_ANSWERS = {"payment_notify", "refund_notify", "transfer_notify"}
 
 
 def _expected(route: str, role: str) -> int:
@@ -713,10 +900,12 @@ def _fill(value, ids, people):
 
 
 @pytest.mark.parametrize("route", sorted(MATRIX))
-def test_permission_matrix(client, world, route):
+def test_permission_matrix(client, world, route, request):
     """Every role on the route. A call that is refused writes nothing, so the refused calls and
     the reads share one scene; each call that succeeds in changing something gets a fresh scene
     of its own (and a refused call that did write shows up as a later role's surprise)."""
+    if route in WECHAT_PAY:
+        request.getfixturevalue("pay")
     method = MATRIX[route][0]
     changes = [
         role
@@ -747,13 +936,137 @@ def _call(client, scene, route: str, role: str) -> None:
         payload = {"lines": [{"sku_id": ids["K"], "quantity": 1}], "address_id": ids["A"]}
     person = people[role]
     headers = person.headers if person else {}
-    if route == "place_order":
+    if route in IDEMPOTENT:
         headers = headers | {"Idempotency-Key": f"matrix-{role}"}
     response = client.open(path.format(**ids), method=method, json=payload, headers=headers)
     expected = _expected(route, role)
-    assert response.status_code == expected, (route, role, response.json)
+    assert response.status_code == expected, (route, role, response.get_data(as_text=True))
     if expected >= 400 and route not in WECHAT_ANSWERS:
-        assert_error(response, expected)
+        assert_error(response, expected, CODES.get((route, role)))
+    if route in UNMASKED:
+        answer = json.dumps(response.get_json(), ensure_ascii=False)
+        for value in _unmasked(client.application, ids, UNMASKED[route]):
+            assert value not in answer, (route, role, value)
+    if expected == 200:
+        _shows(client.application, route, ids, response)
+
+
+def _unmasked(app, ids, kinds) -> list[str]:
+    values = []
+    if "head" in kinds:
+        values += funds.head_of(app, ids["HM"])
+    if "delivery" in kinds:
+        values += funds.buyer_of(app, ids["OM"])
+    if "account" in kinds:
+        values += [funds.ACCOUNT_NUMBER, funds.ACCOUNT_DIGITS]
+    return values
+
+
+def _shows(app, route: str, ids, response) -> None:
+    """What the right reader of a money route sees: H's own money, U's own purchase, the
+    beneficiary masked (so the checks above look at a real answer), the account in the file."""
+    if route == "balance":
+        assert response.json["household_id"] == ids["HM"]
+        assert response.json["available_fen"] == 4500, response.json
+    if route == "ledger":
+        items = response.json["items"]
+        assert items and {e["order_id"] for e in items} == {ids["OM"]}, items
+    if route == "beneficiaries":
+        head, _ = funds.head_of(app, ids["HM"])
+        [item] = response.json["items"]
+        assert item["name_masked"] == head[0] + "*" * (len(head) - 1), item
+        assert item["amount_credited_fen"] == 4500, item
+    if route == "unit_totals":
+        assert response.json["unit_id"] == ids["UM"]
+        assert response.json["bought_fen"] == response.json["credited_fen"] == 4500
+        assert response.json["households_reached"] == 1
+    if route == "household_payouts":
+        assert [p["id"] for p in response.json["items"]] == [ids["PO"]], response.json
+    if route == "payout_batch_file":
+        assert funds.ACCOUNT_DIGITS in response.get_data(as_text=True)
+
+
+def _seller(world, staff, catalog, village: str):
+    """A household of the village with an approved shop and a listed box of eggs (4500 fen):
+    (household, its farmer, the SKU)."""
+    household = world.household(village=village, by=staff)
+    farmer = world.farmer(household)
+    shop = world.shop(household, by=farmer, approve_by=staff)
+    listed = catalog.listed(shop, farmer, staff)
+    with world.app.app_context():
+        return household, farmer, db.session.get(Product, listed).skus[0].id
+
+
+def test_a_household_sees_only_its_own_money(client, world):
+    """Two households of one county, each with a sale completed and a bank payout asked for:
+    each sees its own balance, entries and payouts (entries of its own parts only, summing to
+    its balance), and the other's money is not found."""
+    staff = world.staff(GUZHEN)
+    catalog = Catalog(world)
+    buyer = world.user("买家")
+    address = funds.address(world.app, buyer)
+    sellers = []
+    for boxes, village in ((1, VILLAGE_A), (3, VILLAGE_B)):
+        household, farmer, sku = _seller(world, staff, catalog, village)
+        _, part = funds.completed_sale(
+            world.app, buyer=buyer, address_id=address, farmer=farmer, sku_id=sku, quantity=boxes
+        )
+        funds.bank_account(world.app, staff, household)
+        payout = funds.bank_payout(world.app, farmer, household, 1000 * boxes)
+        sellers.append((household, farmer, part, payout, 4500 * boxes))
+    sums = {"escrow": "pending_fen", "payable": "available_fen", "in_flight": "in_flight_fen"}
+    for (household, farmer, part, payout, sold), other in zip(
+        sellers, reversed(sellers), strict=True
+    ):
+        api = f"/api/v1/households/{household}"
+        balance = client.get(f"{api}/balance", headers=farmer.headers).json
+        assert balance["available_fen"] == sold - sold // 4500 * 1000, balance
+        assert balance["in_flight_fen"] == sold // 4500 * 1000, balance
+        entries = client.get(f"{api}/ledger?limit=100", headers=farmer.headers).json["items"]
+        assert {e["shop_order_id"] for e in entries} <= {part, None}, entries
+        for account, field in sums.items():
+            total = sum(e["amount_fen"] for e in entries if e["account"] == account)
+            assert total == balance[field], (account, entries, balance)
+        payouts = client.get(f"{api}/payouts", headers=farmer.headers).json["items"]
+        assert [p["id"] for p in payouts] == [payout]
+        assert client.get(f"/api/v1/payouts/{payout}", headers=farmer.headers).status_code == 200
+        other_api, other_payout = f"/api/v1/households/{other[0]}", other[3]
+        for path in ("balance", "ledger", "payouts"):
+            assert_error(client.get(f"{other_api}/{path}", headers=farmer.headers), 404)
+        assert_error(client.get(f"/api/v1/payouts/{other_payout}", headers=farmer.headers), 404)
+
+
+def test_a_unit_sees_only_its_own_totals(client, world):
+    """Two units buy from two households (one box, three boxes): each unit's people see what
+    their unit bought and whom it reached, and the other unit's totals are not found."""
+    staff = world.staff(GUZHEN)
+    catalog = Catalog(world)
+    units = Units(world)
+    ours, our_admin = units.verified(staff=staff)
+    theirs, their_admin = units.verified(region_code=SANGZHI, uscc=valid_uscc(county=SANGZHI))
+    for (unit, admin), boxes, village in (
+        ((ours, our_admin), 1, VILLAGE_A),
+        ((theirs, their_admin), 3, VILLAGE_B),
+    ):
+        _, farmer, sku = _seller(world, staff, catalog, village)
+        address = funds.address(world.app, admin)
+        funds.completed_sale(
+            world.app,
+            buyer=admin,
+            address_id=address,
+            farmer=farmer,
+            sku_id=sku,
+            quantity=boxes,
+            unit_id=unit,
+        )
+    for (unit, admin, boxes), (other, _, _) in itertools.permutations(
+        ((ours, our_admin, 1), (theirs, their_admin, 3))
+    ):
+        totals = client.get(f"/api/v1/units/{unit}/totals", headers=admin.headers).json
+        assert totals["unit_id"] == unit
+        assert totals["bought_fen"] == totals["credited_fen"] == 4500 * boxes, totals
+        assert (totals["households_reached"], totals["villages_reached"]) == (1, 1), totals
+        assert_error(client.get(f"/api/v1/units/{other}/totals", headers=admin.headers), 404)
 
 
 def test_every_api_route_is_in_the_matrix(app):
@@ -778,10 +1091,18 @@ def test_every_api_route_is_in_the_matrix(app):
             .replace("{Y}", "<int:year>")
             .replace("{A}", "<int:address_id>")
             .replace("{O}", "<int:order_id>")
+            .replace("{OR}", "<int:order_id>")
+            .replace("{RF}", "<int:refund_id>")
             .replace("{SO}", "<int:shop_order_id>")
             .replace("{ST}", "<int:station_id>")
             .replace("{LB}", "<string(maxlength=16):code>")
             .replace("{BC}", "<string(maxlength=16):code>")
+            .replace("{HM}", "<int:household_id>")
+            .replace("{OM}", "<int:order_id>")
+            .replace("{UM}", "<int:unit_id>")
+            .replace("{PO}", "<int:payout_id>")
+            .replace("{BL}", "<int:line_id>")
+            .replace("{B}", "<int:batch_id>")
             .replace(GUZHEN, "<county_code>"),
         )
         for method, path, *_ in MATRIX.values()
