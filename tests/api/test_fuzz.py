@@ -54,6 +54,7 @@ from services.errors import InvalidInput
 from services.regions import SEED_FILE
 from services.uscc import ALPHABET as USCC_ALPHABET
 from services.uscc import check_character, normalise_uscc
+from tests import permissions_money as funds
 from tests.database import allow_ledger_erase
 from tests.factories import (
     GUZHEN,
@@ -188,6 +189,25 @@ SEMANTIC_422 = {
     },
     "GET /api/v1/admin/shop-orders/overdue": {"invalid_cursor"},
     "GET /api/v1/admin/shipping-uploads": {"invalid_cursor"},
+    # Money: a WeChat transfer needs WeChat Pay on and the asker's WeChat identity, and is at
+    # least 10 fen (the schema's least, 1 fen, is a bank payout's); an account number may
+    # match the pattern and still have too few digits once its spaces and dashes are gone;
+    # keys and cursors are the database's.
+    "POST /api/v1/households/{household_id}/payouts": {
+        "payout_too_small",
+        "payout_channel_unavailable",
+        "wechat_identity_required",
+        "idempotency_key_invalid",
+        "idempotency_key_reused",
+    },
+    "PUT /api/v1/households/{household_id}/bank-account": {"invalid_bank_account"},
+    "GET /api/v1/households/{household_id}/ledger": {"invalid_cursor"},
+    "POST /api/v1/admin/payout-batches": {"idempotency_key_invalid", "idempotency_key_reused"},
+}
+# Operations that reach WeChat Pay: fuzzed with it on (its fake), so the transfer path is too.
+WECHAT_PAY = {
+    "POST /api/v1/households/{household_id}/payouts",
+    "POST /api/v1/payments/wechat/transfer-notify",
 }
 
 # Custom formats of the spec (api/schemas/households.py), so that valid cases are real: a
@@ -367,10 +387,16 @@ def _handed_in(app, farmer, operator, station_id: int, shop_order_id: int) -> st
         return batch.code
 
 
+def _first_sku(app, product_id: int) -> int:
+    with app.app_context():
+        return db.session.get(Product, product_id).skus[0].id
+
+
 def seed_world(app) -> FuzzWorld:
-    """One user per role, and four households: a verified one with an approved shop and a
-    consent for the helper, a pending one (registered by the helper), a verified one with a
-    shop waiting for review, and one in another county (out of most scopes)."""
+    """One user per role, and four households: a verified one with an approved shop, a
+    consent for the helper and money (a completed sale, a bank account, a bank payout in the
+    county's batch), a pending one (registered by the helper), a verified one with a shop
+    waiting for review, and one in another county (out of most scopes)."""
     world = World(app)
     fuzz = FuzzWorld(app)
     staff = world.staff()
@@ -396,9 +422,36 @@ def seed_world(app) -> FuzzWorld:
     pending_unit, _ = units.register(by=people[Role.UNIT_ADMIN.value])
     far_unit, _ = units.verified(region_code=SANGZHI, uscc=valid_uscc(county=SANGZHI))
     own = world.household(village=VILLAGE_A, by=staff)
+    catalog = Catalog(world)
     people[Role.FARMER.value] = world.farmer(own)
     consent = world.consent(own, helper, *ConsentPurpose, by=staff)
     shop = world.shop(own, by=people[Role.FARMER.value], approve_by=staff)
+    listed = catalog.listed(shop, people[Role.FARMER.value], staff)
+    # Money, first (the deadline job that completes the sale moves every part that is due):
+    # the unit admin buys two boxes for the unit, taken through the village point and the
+    # county centre and completed, so the household has 9000 fen; its bank account is on
+    # file, and it asked for 1000 by bank, the one line of the county's batch. 8000 stay
+    # available, under the batch threshold, for the payouts the fuzzer asks for.
+    unit_admin = people[Role.UNIT_ADMIN.value]
+    sold_order, _ = funds.completed_sale(
+        app,
+        buyer=unit_admin,
+        address_id=funds.address(app, unit_admin),
+        farmer=people[Role.FARMER.value],
+        sku_id=_first_sku(app, listed),
+        quantity=2,
+        unit_id=unit,
+        stations=funds.Stations(
+            village_point,
+            people[Role.STATION_OPERATOR.value],
+            centre,
+            network.operator(centre),
+        ),
+    )
+    funds.bank_account(app, staff, own)
+    payout_id = funds.bank_payout(app, people[Role.FARMER.value], own, 1000)
+    payout_batch, lines = funds.batch(app, staff, GUZHEN)
+    assert lines == [payout_id], lines
     pending = world.household(village=VILLAGE_A, by=helper)
     waiting = world.household(village=VILLAGE_B, by=staff)
     waiting_helper = world.helper(VILLAGE_B)
@@ -410,8 +463,6 @@ def seed_world(app) -> FuzzWorld:
     far_helper = world.helper(SANGZHI_VILLAGE)
     far_consent = world.consent(far, far_helper, by=far_staff)
     far_shop = world.shop(far)
-    catalog = Catalog(world)
-    listed = catalog.listed(shop, people[Role.FARMER.value], staff)
     # The buyer's address and an unpaid order of theirs, so pay, cancel and the order views
     # can reach their success path.
     address_id, order_id = _buyer_order(app, people[Role.BUYER.value], listed)
@@ -430,11 +481,21 @@ def seed_world(app) -> FuzzWorld:
     with app.app_context():
         product = db.session.get(Product, listed)
         sku, trace_code = product.skus[0].id, product.trace_code
-    for household_id, shop_id, consent_id, helper_id, county_staff, product_id, unit_id in (
-        (own, shop, consent, helper.id, staff, listed, unit),
-        (pending, shop, consent, helper.id, staff, listed, pending_unit),
-        (waiting, waiting_shop, waiting_consent, waiting_helper.id, staff, pending_product, unit),
-        (far, far_shop, far_consent, far_helper.id, far_staff, listed, far_unit),
+    for household_id, shop_id, consent_id, helper_id, county_staff, product_id, unit_id, order in (
+        (own, shop, consent, helper.id, staff, listed, unit, order_id),
+        # The order with a completed part: who it reached, and paid-order refusals.
+        (pending, shop, consent, helper.id, staff, listed, pending_unit, sold_order),
+        (
+            waiting,
+            waiting_shop,
+            waiting_consent,
+            waiting_helper.id,
+            staff,
+            pending_product,
+            unit,
+            order_id,
+        ),
+        (far, far_shop, far_consent, far_helper.id, far_staff, listed, far_unit, order_id),
     ):
         fuzz.bundles.append(
             {
@@ -447,7 +508,7 @@ def seed_world(app) -> FuzzWorld:
                 "sku_id": sku,
                 "trace_code": trace_code,
                 "address_id": address_id,
-                "order_id": order_id,
+                "order_id": order,
                 "unit_id": unit_id,
                 "user_id": unit_member.id,
                 "year": 2026,
@@ -456,6 +517,9 @@ def seed_world(app) -> FuzzWorld:
                 "shop_order_ids": [waiting_part],
                 "batch_code": batch_code,
                 "county_code": SANGZHI if county_staff is far_staff else GUZHEN,
+                "payout_id": payout_id,
+                "batch_id": payout_batch,
+                "line_id": payout_id,
             }
         )
     assert len(fuzz.bundles) == BUNDLES
@@ -568,8 +632,10 @@ def _database_entry_per_operation(request):
 
 
 @pytest.fixture
-def fuzz_world(app) -> FuzzWorld:
+def fuzz_world(app, request) -> FuzzWorld:
     APP.target = app
+    if any(label in request.node.name for label in WECHAT_PAY):
+        request.getfixturevalue("pay")
     return seed_world(app)
 
 
