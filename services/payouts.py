@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Household, LedgerAccount, PaymentAnomaly, Payout, User, db
 from models.base import utcnow
-from models.enums import ConsentPurpose, PayoutChannel, PayoutState
+from models.enums import ConsentPurpose, PayoutChannel, PayoutState, SellerKind
 from services import access, audit, idempotency, ledger, lifecycles
 from services.error_codes import CommonError, PaymentError, PayoutError
 from services.idempotency import Idempotency
@@ -81,7 +81,13 @@ def household_finances(actor: User, household_id: int) -> Household:
 
 def get_payout(actor: User, payout_id: int) -> Payout:
     payout = db.session.get(Payout, payout_id)
-    household = db.session.get(Household, payout.seller_id) if payout else None
+    # Only households' payouts are shown here (an organisation's, once they sell, are not
+    # a household's with the same id).
+    household = (
+        db.session.get(Household, payout.seller_id)
+        if payout and payout.seller_kind == SellerKind.HOUSEHOLD
+        else None
+    )
     if payout is None or household is None or not finances_visible(actor, household):
         raise CommonError.NOT_FOUND()
     return payout

@@ -583,7 +583,14 @@ SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
     # The seeded rows are made once per operation, on purpose, and shared by all its examples.
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    # A body of several patterned fields (an address: name, phone, detail) is slow to generate
+    # and trips the filter check depending on what else Hypothesis draws from: how well an
+    # operation is reached is reported by the summary ("never a 2xx"), not by a health check.
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+    ],
     print_blob=True,
 )
 
