@@ -23,6 +23,9 @@ class PayoutBatch(TimestampMixin, Model):
     threshold_fen: Mapped[int] = mapped_column(BigInteger)
     purpose: Mapped[str] = mapped_column(String(40))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set once every line is made: a batch broken before that (a worker killed, a database
+    # error) is finished by the staff's retry with the same Idempotency-Key.
+    built_at: Mapped[datetime | None]
 
 
 class Payout(TimestampMixin, Model):

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Household, LedgerAccount, Payout, PayoutBatch, User, db
+from models.base import utcnow
 from models.enums import AccountKind, PayoutChannel, PayoutState, SellerKind
 from services import access, audit, idempotency, ledger, payouts, pii
 from services.error_codes import CommonError, HouseholdError, PayoutError
@@ -122,7 +123,10 @@ def create_batch(
         if earlier is not None:
             batch = db.session.get(PayoutBatch, earlier)
             assert batch is not None
-            return BatchRun(batch, created=False, skipped=[])
+            if batch.built_at is not None:
+                return BatchRun(batch, created=False, skipped=[])
+            # The first request broke half-way: this one makes the lines still missing.
+            return BatchRun(batch, created=False, skipped=_build(actor, batch))
     threshold = threshold_fen or current_app.config["PAYOUT_BATCH_THRESHOLD_FEN"]
     batch = PayoutBatch(
         county_code=county_code,
@@ -147,11 +151,17 @@ def create_batch(
             purpose=purpose,
             request=request,
         )
+    return BatchRun(batch, created=True, skipped=_build(actor, batch))
+
+
+def _build(actor: User, batch: PayoutBatch) -> list[Skipped]:
+    """The batch's lines, each in a commit of its own; safe to run again on the same batch
+    (a household gets one line)."""
     # The bank payouts households asked for, waiting for a batch.
     db.session.execute(
         update(Payout)
         .where(
-            Payout.county_code == county_code,
+            Payout.county_code == batch.county_code,
             Payout.channel == PayoutChannel.BANK,
             Payout.batch_id.is_(None),
             Payout.state == PayoutState.REQUESTED,
@@ -161,7 +171,9 @@ def create_batch(
     )
     db.session.commit()
     skipped = [_add_line(actor, batch, h, available) for h, available in _due(batch)]
-    return BatchRun(batch, created=True, skipped=[s for s in skipped if s is not None])
+    batch.built_at = utcnow()
+    db.session.commit()
+    return [s for s in skipped if s is not None]
 
 
 def _due(batch: PayoutBatch) -> list[tuple[Household, int]]:

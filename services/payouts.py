@@ -127,32 +127,44 @@ def request_payout(
     member = access.is_member(actor, household)
     if not (member or access.has_consent(actor, household, ConsentPurpose.VIEW_FINANCES)):
         raise CommonError.FORBIDDEN()  # staff see the money, the household moves it
-    earlier = idempotency.find(actor, request)
+    earlier = _made_by(actor, request)
     if earlier is not None:
-        payout = db.session.get(Payout, earlier)
-        assert payout is not None
-        return Requested(payout, created=False)
+        return Requested(earlier, created=False)
     if channel == PayoutChannel.WECHAT_TRANSFER:
-        payout = _take_for_wechat(actor, household, amount_fen, member=member)
+        _check_wechat(actor, amount_fen, member=member)
+    elif not household.bank_account_cipher:
+        raise PayoutError.BANK_ACCOUNT_MISSING()
+    available = _lock(ledger.household(household.id))
+    # Asked again under the lock: a twin sent with the same key at the same moment may have
+    # committed while this one waited, and its payout is this request's answer.
+    earlier = _made_by(actor, request)
+    if earlier is not None:
+        db.session.rollback()
+        return Requested(earlier, created=False)
+    if channel == PayoutChannel.WECHAT_TRANSFER:
+        payout = _take_for_wechat(actor, household, amount_fen, available)
     else:
-        payout = _take_for_bank(actor, household, amount_fen)
+        payout = _take_for_bank(actor, household, amount_fen, available)
     idempotency.remember(actor.id, request, payout.id)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        earlier = idempotency.find(actor, request)
+        earlier = _made_by(actor, request)
         if earlier is not None:  # a concurrent twin with the same key
-            payout = db.session.get(Payout, earlier)
-            assert payout is not None
-            return Requested(payout, created=False)
+            return Requested(earlier, created=False)
         raise PayoutError.BANK_PAYOUT_PENDING() from None
     if channel == PayoutChannel.WECHAT_TRANSFER:
         send_transfer(payout)
     return Requested(payout, created=True)
 
 
-def _take_for_wechat(actor: User, household: Household, amount_fen: int, *, member: bool):
+def _made_by(actor: User, request: Idempotency) -> Payout | None:
+    earlier = idempotency.find(actor, request)
+    return db.session.get(Payout, earlier) if earlier is not None else None
+
+
+def _check_wechat(actor: User, amount_fen: int, *, member: bool) -> None:
     if not member:
         raise PayoutError.NEEDS_MEMBER()  # the money goes to the WeChat of who asks
     if not current_app.config["WECHATPAY_ENABLED"]:
@@ -161,8 +173,11 @@ def _take_for_wechat(actor: User, household: Household, amount_fen: int, *, memb
         raise PaymentError.WECHAT_IDENTITY_REQUIRED()
     if amount_fen < WECHAT_MIN_FEN:
         raise PayoutError.AMOUNT_TOO_SMALL(errors={"amount_fen": [f"至少 {WECHAT_MIN_FEN} 分"]})
-    seller = ledger.household(household.id)
-    available = _lock(seller)
+
+
+def _take_for_wechat(actor: User, household: Household, amount_fen: int, available: int):
+    """Under the household's lock."""
+    assert actor.openid is not None
     if amount_fen > available:
         db.session.rollback()
         raise PayoutError.INSUFFICIENT_BALANCE(errors={"available_fen": [str(available)]})
@@ -181,11 +196,9 @@ def _take_for_wechat(actor: User, household: Household, amount_fen: int, *, memb
     )
 
 
-def _take_for_bank(actor: User, household: Household, amount_fen: int) -> Payout:
-    if not household.bank_account_cipher:
-        raise PayoutError.BANK_ACCOUNT_MISSING()
+def _take_for_bank(actor: User, household: Household, amount_fen: int, available: int):
+    """Under the household's lock."""
     seller = ledger.household(household.id)
-    available = _lock(seller)
     waiting = db.session.scalar(
         select(Payout.id).where(
             Payout.seller_kind == seller.kind,

@@ -115,6 +115,7 @@ def upgrade():
         sa.Column("threshold_fen", sa.BigInteger(), nullable=False),
         sa.Column("purpose", sa.String(length=40), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("built_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),

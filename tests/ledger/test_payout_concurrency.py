@@ -315,16 +315,6 @@ def test_twins_with_one_key_make_one_payout_and_never_overdraw(app, chain, netwo
     _books_hold(app)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services.payouts.request_payout looks for the Idempotency-Key before taking the "
-        "household's lock and never again after it: the second of two twins that both looked "
-        "first waits for the lock, then sees the balance its twin took (or, by bank, its twin's "
-        "waiting payout) and answers 409 insufficient_balance / bank_payout_pending instead of "
-        "the payout its key made"
-    ),
-)
 @pytest.mark.parametrize("channel", ["wechat_transfer", "bank"])
 def test_twins_with_one_key_both_get_the_payout(app, chain, network, pay, channel):
     answers, household_id, had = _twins(app, chain, network, channel)

@@ -1257,16 +1257,6 @@ def test_every_fen_is_accounted_for_whatever_happens(app, chain, network, pay):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services.payout_batches.create_batch commits the batch and its Idempotency-Key "
-        "before making any line, each line in a commit of its own; when a line breaks, the "
-        "staff's retry with the same key returns that batch as it was left (created=False, "
-        "no skipped list) and never adds the lines of the households still due: they are "
-        "silently left out of the batch"
-    ),
-)
 def test_a_batch_retried_after_it_broke_pays_every_household_due(app, chain, network):
     money = Money(chain, network)
     due = []
