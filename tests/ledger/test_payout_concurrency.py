@@ -27,10 +27,8 @@ from models import LedgerTransaction, PaymentAnomaly, Payout, db
 from services import idempotency, ledger, ledger_check, payouts
 from tests.factories import GUZHEN
 from tests.gunicorn import serving
-from tests.money import Money
+from tests.money import Money, record_bank_account
 from tests.shopping import API
-
-_accounts = itertools.count(1)
 
 
 @pytest.fixture
@@ -107,16 +105,7 @@ def _with_money(chain, network, *, price_fen: int, quantity: int, bank: bool = T
     money = Money(chain, network)
     part, household_id = money.sold(price_fen=price_fen, quantity=quantity)
     if bank:
-        answer = chain.client.put(
-            f"{API}/households/{household_id}/bank-account",
-            json={
-                "bank_name": "固镇县农村商业银行",
-                "account_name": "李桂兰",
-                "account_number": f"6230{next(_accounts):014d}",
-            },
-            headers=network.staff.headers,
-        )
-        assert answer.status_code == 200, answer.json
+        record_bank_account(chain.client, network.staff, household_id)
     available = money.balance(part.offer.farmer, household_id)["available_fen"]
     assert available == price_fen * quantity
     return part.offer.farmer, household_id, available

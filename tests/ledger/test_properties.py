@@ -15,7 +15,6 @@ before the failure took them.
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,7 +53,7 @@ from services import ledger, ledger_check, payments, payouts
 from tests.factories import GUZHEN, Person
 from tests.fakes.wechat_pay_server import FakeWeChatPay
 from tests.fulfilment import Chain, Network, Part
-from tests.money import Money
+from tests.money import Money, record_bank_account
 from tests.shopping import API, Offer
 
 NOTIFY = f"{API}/payments/wechat/notify"
@@ -64,7 +63,6 @@ OPEN = ("requested", "wait_user_confirm", "unclear")
 HELD = ("awaiting", "delivered", "refunding")  # paid, in escrow
 NOT_STARTED = ("reject", "cancel")  # a part closed so never stops a cancellation
 BROKEN = ("services.ledger.post", "services.audit.record")
-_n = itertools.count(1)
 
 
 class Injected(RuntimeError):
@@ -325,16 +323,7 @@ class Books(RuleBasedStateMachine):
                 household_id = db.session.get(Shop, offer.shop_id).household_id
             bank = index == 0 or second_bank
             if bank:
-                answer = self.client.put(
-                    f"{API}/households/{household_id}/bank-account",
-                    json={
-                        "bank_name": "固镇县农村商业银行",
-                        "account_name": "李桂兰",
-                        "account_number": f"6230{next(_n):014d}",
-                    },
-                    headers=self.staff.headers,
-                )
-                assert answer.status_code == 200, answer.json
+                record_bank_account(self.client, self.staff, household_id)
             self.sellers.append(Seller(household_id, offer, bank))
         self.buyers = [self.chain.shopping.buyer() for _ in range(2)]
         # Money already available to some of them (a sale walked to completion).
@@ -1262,16 +1251,7 @@ def test_a_batch_retried_after_it_broke_pays_every_household_due(app, chain, net
     due = []
     for price in (1200, 3400):
         part, household_id = money.sold(price_fen=price, quantity=1)
-        answer = chain.client.put(
-            f"{API}/households/{household_id}/bank-account",
-            json={
-                "bank_name": "固镇县农村商业银行",
-                "account_name": "李桂兰",
-                "account_number": f"6230{next(_n):014d}",
-            },
-            headers=network.staff.headers,
-        )
-        assert answer.status_code == 200, answer.json
+        record_bank_account(chain.client, network.staff, household_id)
         due.append((household_id, price))
     body = {"county_code": GUZHEN, "threshold_fen": 100}
     headers = network.staff.headers | {"Idempotency-Key": uuid.uuid4().hex}
