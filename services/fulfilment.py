@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 
@@ -127,18 +127,11 @@ def move_shop_order(
     """Move by ``action`` if the ShopOrder is still where it was read: one conditional UPDATE
     decides between racing acts; the loser is told the state moved and writes nothing."""
     row = lifecycle.check(lifecycles.SHOP_ORDER, shop_order, action)
-    moved = db.session.execute(
-        update(ShopOrder)
-        .where(ShopOrder.id == shop_order.id, ShopOrder.status == row.source)
-        .values(status=row.target, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not lifecycle.move_if_unchanged(shop_order, row, column="status", **values):
         db.session.rollback()
         db.session.refresh(shop_order)
         lifecycle.check(lifecycles.SHOP_ORDER, shop_order, action)  # raises naming the state
         raise CommonError.INVALID_STATE()
-    db.session.refresh(shop_order)
     if row.target == ShopOrderStatus.COMPLETED:
         ledger.sale_completed(shop_order)  # the household's money is due, with the move
     move = Move(row, row.source)

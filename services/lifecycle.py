@@ -12,7 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from models import User
+from sqlalchemy import update
+
+from models import User, db
+from models.base import utcnow
 from services import audit
 from services.error_codes import CommonError
 from services.errors import ErrorCode, InvalidState
@@ -142,3 +145,21 @@ def apply(
     move = Move(row, state)
     (record or machine.recorder or record_audit)(machine, actor, obj, move, detail)
     return move
+
+
+def move_if_unchanged(obj: Any, row: Transition, *, column: str, **values: Any) -> bool:
+    """Write ``row``'s move with one conditional UPDATE, only if the object is still in the
+    row's source state in the database (two racing acts: exactly one moves it). False, having
+    written nothing, when it had moved meanwhile; the caller decides what the loser is told.
+    The object is refreshed when it moved."""
+    model = type(obj)
+    moved = db.session.execute(
+        update(model)
+        .where(model.id == obj.id, getattr(model, column) == row.source)
+        .values({column: row.target, "updated_at": utcnow(), **values})
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    db.session.refresh(obj)
+    return True

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Household, LedgerAccount, PaymentAnomaly, Payout, User, db
 from models.base import utcnow
 from models.enums import ConsentPurpose, PayoutChannel, PayoutState, SellerKind
-from services import access, audit, idempotency, ledger, lifecycles
+from services import access, audit, idempotency, ledger, lifecycle, lifecycles
 from services.error_codes import CommonError, PaymentError, PayoutError
 from services.idempotency import Idempotency
 from services.wechat_gateway import wechat_pay_client
@@ -366,17 +366,10 @@ def _move(payout: Payout, target: PayoutState, **values) -> bool:
     row = lifecycles.PAYOUT.find(payout.state, _ACTION[target])
     if row is None:
         return False
-    moved = db.session.execute(
-        update(Payout)
-        .where(Payout.id == payout.id, Payout.state == row.source)
-        .values(state=row.target, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if not lifecycle.move_if_unchanged(payout, row, column="state", **values):
         db.session.rollback()
         db.session.refresh(payout)
         return _move(payout, target, **values)  # it moved meanwhile: look again
-    db.session.refresh(payout)
     return True
 
 
