@@ -98,7 +98,7 @@ SEMANTIC_422 = {
         # A relation between two rows: the user must be a helper covering this household.
         "not_a_helper",
         # A comparison with the clock: the expiry must be later than now.
-        "validation_error:expires_at",
+        "invalid_consent_expiry",
     },
     "POST /api/v1/households/join": {
         # Only the database knows which 8-digit codes name a live invite.
