@@ -189,6 +189,11 @@ def post(
     return transaction
 
 
+def account_id(account: Account) -> int:
+    """The account's id, created on first use."""
+    return _account_ids({account})[account.key]
+
+
 def _account_ids(accounts: set[Account]) -> dict[str, int]:
     """Each account's id, created on first use (concurrent first uses create it once)."""
     keys = {a.key: a for a in accounts}

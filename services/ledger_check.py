@@ -278,8 +278,8 @@ def _payouts_match_provider(recent: timedelta = timedelta(days=2)) -> list[Diffe
 
 
 def _agrees(ours: PayoutState, theirs: str) -> bool:
-    if theirs in payouts._STATES and payouts._STATES[theirs] in payouts.FINAL:
-        return ours == payouts._STATES[theirs]
+    if theirs in payouts.PROVIDER_STATES and payouts.PROVIDER_STATES[theirs] in payouts.FINAL:
+        return ours == payouts.PROVIDER_STATES[theirs]
     if theirs == "NOT_FOUND":
         # Never reached WeChat (refused, or lost before it): failed, or to be sent again.
         return ours in (PayoutState.FAILED, PayoutState.UNCLEAR, PayoutState.REQUESTED)

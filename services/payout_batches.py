@@ -204,12 +204,12 @@ def _add_line(actor: User, batch: PayoutBatch, household: Household, available: 
     if not household.bank_account_cipher:
         return Skipped(household.id, available, "no_bank_account")
     seller = ledger.household(household.id)
-    now_available = payouts._lock(seller)
+    now_available = payouts.lock_available(seller)
     if now_available < batch.threshold_fen:
         db.session.rollback()
         return Skipped(household.id, now_available, "balance_changed")
     try:
-        payouts._take(
+        payouts.take(
             actor,
             household,
             channel=PayoutChannel.BANK,

@@ -48,7 +48,7 @@ _ACTION = {
 WECHAT_MIN_FEN = 10
 _BEIJING = timezone(timedelta(hours=8))
 # WeChat's states, as ours.
-_STATES = {
+PROVIDER_STATES = {
     "SUCCESS": PayoutState.SUCCESS,
     "FAIL": PayoutState.FAILED,
     "CANCELLED": PayoutState.CANCELLED,
@@ -134,7 +134,7 @@ def request_payout(
         _check_wechat(actor, amount_fen, member=member)
     elif not household.bank_account_cipher:
         raise PayoutError.BANK_ACCOUNT_MISSING()
-    available = _lock(ledger.household(household.id))
+    available = lock_available(ledger.household(household.id))
     # Asked again under the lock: a twin sent with the same key at the same moment may have
     # committed while this one waited, and its payout is this request's answer.
     earlier = _made_by(actor, request)
@@ -186,7 +186,7 @@ def _take_for_wechat(actor: User, household: Household, amount_fen: int, availab
     if left < WECHAT_MIN_FEN:
         db.session.rollback()
         raise PayoutError.DAILY_CAP_REACHED()
-    return _take(
+    return take(
         actor,
         household,
         channel=PayoutChannel.WECHAT_TRANSFER,
@@ -214,7 +214,7 @@ def _take_for_bank(actor: User, household: Household, amount_fen: int, available
     if amount_fen > available:
         db.session.rollback()
         raise PayoutError.INSUFFICIENT_BALANCE(errors={"available_fen": [str(available)]})
-    return _take(
+    return take(
         actor,
         household,
         channel=PayoutChannel.BANK,
@@ -223,11 +223,11 @@ def _take_for_bank(actor: User, household: Household, amount_fen: int, available
     )
 
 
-def _lock(seller: ledger.Seller) -> int:
+def lock_available(seller: ledger.Seller) -> int:
     """Hold the seller's payable account until the commit (PostgreSQL: its row; SQLite: the
     write lock) and read what is available: concurrent requests are answered one after
     another, each seeing what the one before took."""
-    account_id = ledger._account_ids({ledger.payable(seller)})[ledger.payable(seller).key]
+    account_id = ledger.account_id(ledger.payable(seller))
     db.session.execute(
         update(LedgerAccount)
         .where(LedgerAccount.id == account_id)
@@ -256,7 +256,7 @@ def paid_today(openid: str) -> int:
     )
 
 
-def _take(
+def take(
     actor: User | None,
     household: Household,
     *,
@@ -386,7 +386,7 @@ def _unclear(payout: Payout, exc: wx.PayError) -> None:
 
 def apply_bill(payout: Payout, bill) -> None:
     """What WeChat says of the bill (an answer, a query, a notification), applied once."""
-    target = _STATES.get(bill.state, PayoutState.REQUESTED)
+    target = PROVIDER_STATES.get(bill.state, PayoutState.REQUESTED)
     if target in FINAL:
         finish(
             payout,

@@ -251,7 +251,7 @@ class UnitReach:
 def unit_reach(actor: User, unit_id: int, year: int) -> UnitReach:
     """What the unit bought in the year (Beijing time), what of it reached households' accounts
     (completed parts), and how many households and villages its purchases reached."""
-    unit = units._visible(actor, unit_id)
+    unit = units.get_unit(actor, unit_id)
     start = datetime(year, 1, 1, tzinfo=_BEIJING)
     end = datetime(year + 1, 1, 1, tzinfo=_BEIJING)
     paid = select(Order.id).where(
