@@ -346,32 +346,23 @@ def _clearing_on(days: set[date]) -> dict[str, int]:
     start = datetime.combine(min(days), datetime.min.time(), _BEIJING)
     end = datetime.combine(max(days) + timedelta(days=1), datetime.min.time(), _BEIJING)
     found: dict[str, int] = {}
-    payments = db.session.execute(
-        select(Payment.external_id, Payment.amount_fen)
-        .join(
-            LedgerTransaction,
-            LedgerTransaction.cause == literal("payment:", String) + cast(Payment.id, String),
+    for model, name, state in (
+        (Payment, Payment.external_id, Payment.status == PaymentStatus.SUCCEEDED),
+        (Refund, Refund.out_refund_no, Refund.state == RefundState.SUCCEEDED),
+    ):
+        kind = "payment" if model is Payment else "refund"
+        rows = db.session.execute(
+            select(name, model.amount_fen)
+            .join(
+                LedgerTransaction,
+                LedgerTransaction.cause == literal(f"{kind}:", String) + cast(model.id, String),
+            )
+            .where(
+                model.method == PaymentMethod.WECHAT,
+                state,
+                and_(model.succeeded_at >= start, model.succeeded_at < end),
+            )
         )
-        .where(
-            Payment.method == PaymentMethod.WECHAT,
-            Payment.status == PaymentStatus.SUCCEEDED,
-            and_(Payment.succeeded_at >= start, Payment.succeeded_at < end),
-        )
-    )
-    for external_id, amount in payments:
-        found[f"payment:{external_id}"] = found.get(f"payment:{external_id}", 0) + amount
-    refunds = db.session.execute(
-        select(Refund.out_refund_no, Refund.amount_fen)
-        .join(
-            LedgerTransaction,
-            LedgerTransaction.cause == literal("refund:", String) + cast(Refund.id, String),
-        )
-        .where(
-            Refund.method == PaymentMethod.WECHAT,
-            Refund.state == RefundState.SUCCEEDED,
-            and_(Refund.succeeded_at >= start, Refund.succeeded_at < end),
-        )
-    )
-    for out_refund_no, amount in refunds:
-        found[f"refund:{out_refund_no}"] = amount
+        for key, amount in rows:
+            found[f"{kind}:{key}"] = found.get(f"{kind}:{key}", 0) + amount
     return found

@@ -80,9 +80,18 @@ def get_batch(actor: User, batch_id: int) -> PayoutBatch:
 
 
 def lines_of(batch: PayoutBatch) -> list[Payout]:
-    return list(
-        db.session.scalars(select(Payout).where(Payout.batch_id == batch.id).order_by(Payout.id))
-    )
+    return lines_by_batch([batch])[batch.id]
+
+
+def lines_by_batch(batches: list[PayoutBatch]) -> dict[int, list[Payout]]:
+    """Each batch's lines, read once for a page of batches."""
+    found: dict[int, list[Payout]] = {b.id: [] for b in batches}
+    if found:
+        for line in db.session.scalars(
+            select(Payout).where(Payout.batch_id.in_(found)).order_by(Payout.id)
+        ):
+            found[line.batch_id].append(line)  # type: ignore[index]
+    return found
 
 
 def list_batches(actor: User, *, limit: int = 50) -> list[PayoutBatch]:

@@ -17,7 +17,6 @@ from models import (
     Order,
     Payout,
     Product,
-    Region,
     ShopOrder,
     UnitPledge,
     User,
@@ -141,9 +140,16 @@ def beneficiaries(actor: User, order_id: int) -> list[Beneficiary]:
     that money has been paid out to it (a household's payouts pay its credits oldest first)."""
     order = orders.get_order(actor, order_id)
     credits = _credits([so.id for so in order.shop_orders])
+    # One read for the order's households (each with its village, joined).
+    households = {
+        h.id: h
+        for h in db.session.scalars(
+            select(Household).where(Household.id.in_({so.household_id for so in order.shop_orders}))
+        )
+    }
     found = []
     for shop_order in order.shop_orders:
-        household = db.session.get(Household, shop_order.household_id)
+        household = households.get(shop_order.household_id) if shop_order.household_id else None
         credited = credits.get(shop_order.id, 0)
         status, paid_at = "pending", None
         if shop_order.status in _NOT_CREDITED:
@@ -169,8 +175,7 @@ def beneficiaries(actor: User, order_id: int) -> list[Beneficiary]:
 def _village(household: Household | None) -> dict:
     if household is None:
         return {"code": None, "name": None}
-    region = db.session.get(Region, household.village_code)
-    return {"code": household.village_code, "name": region.name if region else None}
+    return {"code": household.village_code, "name": household.village.name}
 
 
 def _credits(shop_order_ids: list[int]) -> dict[int, int]:

@@ -53,10 +53,8 @@ class PayoutBatches(MethodView):
     def get(self):
         """The latest batches of the staff member's counties."""
         found = payout_batches.list_batches(current_user())
-        return {
-            "items": [present_batch(b, payout_batches.lines_of(b)) for b in found],
-            "next_cursor": None,
-        }
+        lines = payout_batches.lines_by_batch(found)
+        return {"items": [present_batch(b, lines[b.id]) for b in found], "next_cursor": None}
 
 
 @blp.route("/payout-batches/<int:batch_id>")
